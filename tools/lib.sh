@@ -1,0 +1,35 @@
+# SPDX-License-Identifier: GPL-2.0
+# Shared helpers for kring's shell tools. Source it; do not execute it.
+
+KRING_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=tools/versions.env
+. "$KRING_ROOT/tools/versions.env"
+
+KRING_CACHE="${KRING_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kring}"
+export PATH="$HOME/.cargo/bin:$PATH"
+
+step() { printf '[kring] %-28s %s\n' "$1" "$2"; }
+die() { printf '[kring] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# Private apt configuration for trixie-backports: own sources list, lists, cache.
+# The system's apt sources are never read or written.
+kring_apt() {
+	local d="$KRING_CACHE/apt"
+	apt-get -o Dir::Etc::sourcelist="$d/sources.list" -o Dir::Etc::sourceparts=- \
+		-o Dir::State::Lists="$d/lists" -o Dir::Cache="$d/cache" \
+		-o APT::Get::List-Cleanup=0 "$@"
+}
+
+# The cache key of the test kernel: everything that changes the built tree.
+kernel_cache_key() {
+	{
+		echo "$KERNEL_PKG $KERNEL_PKG_VERSION"
+		echo "llvm $LLVM_SUFFIX $(clang$LLVM_SUFFIX --version 2>/dev/null | head -1)"
+		rustc --version 2>/dev/null
+		echo "bindgen $BINDGEN_VERSION"
+		echo "virtme-ng $VIRTME_NG_VERSION"
+		cat "$KRING_ROOT/tools/kernel.config"
+	} | sha256sum | cut -c1-12
+}
+
+kernel_dir() { echo "$KRING_CACHE/linux-$KERNEL_VERSION-$(kernel_cache_key)"; }
