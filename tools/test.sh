@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# `make test`: idempotent setup, then every suite:
+#   1. host: cargo test (shared ABI logic, C header agreement, helper crate), harness self-test
+#   2. VM:   boots the test kernel, loads kring, runs the VM suites, unloads, checks kmemleak
+#            and dmesg (any kernel report fails the run)
+# Ends with one line "N passed, M failed" over all of them; exits non-zero on any failure.
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+. "$KRING_ROOT/tools/vm.sh"
+cd "$KRING_ROOT"
+
+"$KRING_ROOT/tools/setup.sh"
+KDIR="${KDIR:-$(kernel_dir)}"
+export KDIR
+
+passed=0
+failed=0
+add_cargo_results() { # sums libtest "test result:" lines of a log
+	local p f
+	p=$(grep -E '^test result:' "$1" | sed -E 's/.* ([0-9]+) passed.*/\1/' | paste -sd+ | bc)
+	f=$(grep -E '^test result:' "$1" | sed -E 's/.* ([0-9]+) failed.*/\1/' | paste -sd+ | bc)
+	passed=$((passed + ${p:-0}))
+	failed=$((failed + ${f:-0}))
+}
+log="$(mktemp -d)"
+trap 'rm -rf "$log"' EXIT
+
+# 1. host
+step "host tests" "cargo test"
+if ! cargo test --quiet 2>&1 | tee "$log/host" | grep -E '^test result:|FAILED|panicked|^error'; then :; fi
+if ! grep -q '^test result:' "$log/host"; then
+	tail -30 "$log/host"
+	failed=$((failed + 1))
+	echo "FAIL host: cargo test did not run"
+fi
+add_cargo_results "$log/host"
+step "host tests" "harness self-test"
+if tests/lib/selftest.sh >"$log/self" 2>&1; then :; fi
+grep -E '^FAIL' "$log/self" || true
+passed=$((passed + $(grep -c '^PASS' "$log/self" || true)))
+failed=$((failed + $(grep -c '^FAIL' "$log/self" || true)))
+
+# 2. build the module and the VM suites on the host
+step "module" "building against $KDIR"
+if ! make --no-print-directory KDIR="$KDIR" modules >"$log/kbuild" 2>&1; then
+	cat "$log/kbuild"
+	echo "FAIL module build"
+	echo "$passed passed, $((failed + 1)) failed"
+	exit 1
+fi
+grep -E 'warning|error' "$log/kbuild" || true
+step "vm suites" "building test binaries"
+cargo test -p kring-vmtests --no-run --message-format=json 2>"$log/vmbuild.err" |
+	python3 -c 'import json,sys
+for l in sys.stdin:
+    m = json.loads(l)
+    if m.get("reason") == "compiler-artifact" and m.get("profile", {}).get("test") and m.get("executable"):
+        print(m["executable"])' >"$log/bins" || { cat "$log/vmbuild.err"; die "building VM suites failed"; }
+[ -s "$log/bins" ] || die "no VM test binaries were built"
+
+# 3. the VM
+step "vm" "booting $(basename "$KDIR") (about a minute under TCG)"
+vm_accel
+set +e
+vm_exec tests/guest.sh src/kring.ko $(tr '\n' ' ' <"$log/bins") 2>&1 | tee "$log/vm"
+vm_rc=${PIPESTATUS[0]}
+set -e
+res="$(grep -aE '^KRING-VM-RESULT' "$log/vm" | tail -1 | tr -d '\r')"
+if [ -z "$res" ]; then
+	echo "FAIL vm: no result from the VM (exit $vm_rc): boot failure, crash or timeout"
+	failed=$((failed + 1))
+else
+	vp=$(echo "$res" | sed -E 's/.*passed=([0-9]+).*/\1/')
+	vf=$(echo "$res" | sed -E 's/.*failed=([0-9]+).*/\1/')
+	passed=$((passed + vp))
+	failed=$((failed + vf))
+	if [ "$vm_rc" != 0 ] && [ "$vf" = 0 ]; then
+		echo "FAIL vm: exited $vm_rc although every check passed"
+		failed=$((failed + 1))
+	fi
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
