@@ -10,21 +10,32 @@
 
 LLVM_SUFFIX := $(shell sed -n 's/^LLVM_SUFFIX=//p' tools/versions.env)
 LLVM ?= $(LLVM_SUFFIX)
-KDIR ?= $(shell tools/kernel.sh path)
+# bindgen and the rustup toolchain live here; the kernel build needs both.
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+# A KDIR given by the user (command line or environment) is passed on to the scripts; otherwise
+# the cached test kernel is used, its path computed only when needed (after setup has run).
+ifdef KDIR
 export KDIR
+endif
+BUILD_KDIR = $(or $(KDIR),$(shell tools/kernel.sh path))
 
 .PHONY: all modules run test setup clean check-kdir
 
 all: modules
 
 check-kdir:
-	@test -f "$(KDIR)/Module.symvers" && test -f "$(KDIR)/rust/libkernel.rmeta" || { \
-	  echo "kring: KDIR=$(KDIR) is not a built, Rust-enabled kernel tree"; \
+	@test -f "$(BUILD_KDIR)/Module.symvers" && test -f "$(BUILD_KDIR)/rust/libkernel.rmeta" || { \
+	  echo "kring: KDIR=$(BUILD_KDIR) is not a built, Rust-enabled kernel tree"; \
 	  echo "kring: run 'make setup' to build the cached test kernel, or pass KDIR=<build tree>"; \
 	  exit 1; }
+	@want="$$(sed -n 's/^CONFIG_RUSTC_VERSION_TEXT="\(.*\)"/\1/p' "$(BUILD_KDIR)/.config")"; \
+	have="$$(rustc --version)"; \
+	test "$$want" = "$$have" || { \
+	  echo "kring: $(BUILD_KDIR) was built by '$$want' but rustc here is '$$have';"; \
+	  echo "kring: a Rust module must be built by the same rustc as its kernel"; exit 1; }
 
 modules: check-kdir
-	$(MAKE) -C "$(KDIR)" M="$(CURDIR)" LLVM=$(LLVM) modules
+	$(MAKE) -C "$(BUILD_KDIR)" M="$(CURDIR)" LLVM=$(LLVM) modules
 
 setup:
 	tools/setup.sh
@@ -36,5 +47,5 @@ test:
 	tools/test.sh
 
 clean:
-	@if [ -f "$(KDIR)/Makefile" ]; then $(MAKE) -C "$(KDIR)" M="$(CURDIR)" LLVM=$(LLVM) clean; fi
+	@if [ -f "$(BUILD_KDIR)/Makefile" ]; then $(MAKE) -C "$(BUILD_KDIR)" M="$(CURDIR)" LLVM=$(LLVM) clean; fi
 	cargo clean

@@ -24,8 +24,9 @@ use kernel::{
     },
 };
 
-// Shared with user space; not every item is used on both sides.
-#[allow(dead_code)]
+// Shared with user space, where its items are the crate's public API: here they are
+// crate-internal, and not every item is used on both sides.
+#[allow(dead_code, unreachable_pub)]
 mod uapi;
 
 use uapi::KringVersion;
@@ -49,7 +50,7 @@ const _: () = assert!(
 // initialised and may be copied to user space.
 unsafe impl AsBytes for KringVersion {}
 
-#[pin_data]
+#[pin_data(PinnedDrop)]
 struct KringModule {
     #[pin]
     _miscdev: MiscDeviceRegistration<KringFile>,
@@ -69,8 +70,9 @@ impl kernel::InPlaceModule for KringModule {
     }
 }
 
-impl Drop for KringModule {
-    fn drop(&mut self) {
+#[pinned_drop]
+impl PinnedDrop for KringModule {
+    fn drop(self: Pin<&mut Self>) {
         pr_info!("kring {} unloaded\n", uapi::KRING_RELEASE);
     }
 }
