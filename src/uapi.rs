@@ -22,9 +22,11 @@ pub const KRING_RELEASE: &str = "0.1.0";
 /// Incompatible ABI revision. User space must refuse to run on a major it does not know.
 pub const KRING_ABI_MAJOR: u32 = 1;
 /// Compatible ABI revision within [`KRING_ABI_MAJOR`].
-pub const KRING_ABI_MINOR: u32 = 0;
-/// Feature bits reported in [`KringVersion::features`]. None yet.
-pub const KRING_FEATURES: u64 = 0;
+pub const KRING_ABI_MINOR: u32 = 1;
+/// Feature bit: queues (create/open/unlink, send/recv, mmap rings, poll). ABI 1.1.
+pub const KRING_FEAT_QUEUES: u64 = 1 << 0;
+/// Feature bits reported in [`KringVersion::features`] by this build.
+pub const KRING_FEATURES: u64 = KRING_FEAT_QUEUES;
 
 /// Length of [`KringVersion::release`], NUL terminator included.
 pub const KRING_RELEASE_LEN: usize = 32;
@@ -139,3 +141,339 @@ pub const KRING_IOC_VERSION: u32 = ioctl::ior::<KringVersion>(KRING_IOC_MAGIC, 0
 // Layout is part of the ABI: any change here is an ABI break and must be deliberate.
 const _: () = assert!(core::mem::size_of::<KringVersion>() == 48);
 const _: () = assert!(core::mem::align_of::<KringVersion>() == 8);
+
+// ---------------------------------------------------------------------------------------------
+// Queues (ABI 1.1, KRING_FEAT_QUEUES)
+// ---------------------------------------------------------------------------------------------
+
+/// Message priority `Low`.
+pub const KRING_PRIO_LOW: u8 = 0;
+/// Message priority `Normal`.
+pub const KRING_PRIO_NORMAL: u8 = 1;
+/// Message priority `High`.
+pub const KRING_PRIO_HIGH: u8 = 2;
+/// Message priority `Urgent`.
+pub const KRING_PRIO_URGENT: u8 = 3;
+/// Number of priorities; each has its own delivery ring.
+pub const KRING_NR_PRIO: usize = 4;
+
+/// Largest `ring_size` (messages a queue holds). `ring_size` is a power of two, at least 1.
+pub const KRING_RING_SIZE_MAX: u32 = 32768;
+/// Largest `max_msg_size` in bytes (1 MiB). At least 1.
+pub const KRING_MSG_SIZE_MAX: u32 = 1 << 20;
+/// Size of a queue name field, NUL included: names are 1..=63 bytes, no `/` and no NUL.
+pub const KRING_NAME_MAX: usize = 64;
+/// Permission bits a queue's `mode` may have (`rwx` for owner, group, other; `x` is ignored).
+pub const KRING_MODE_MASK: u32 = 0o777;
+
+/// Right to send: an fd bound with it may send (mode bit `w`).
+pub const KRING_RIGHT_SEND: u32 = 1 << 0;
+/// Right to receive: an fd bound with it is the queue's one receiver (mode bit `r`).
+pub const KRING_RIGHT_RECV: u32 = 1 << 1;
+/// All rights.
+pub const KRING_RIGHTS_ALL: u32 = KRING_RIGHT_SEND | KRING_RIGHT_RECV;
+
+/// `timeout_ms` value meaning "wait as long as it takes" (until a signal or a disconnect).
+pub const KRING_TIMEOUT_INFINITE: u32 = u32::MAX;
+
+/// Payload kind of a delivered message: bytes stored inline in the queue's payload area.
+pub const KRING_KIND_INLINE: u8 = 0;
+/// Payload kind of a delivered message: a zero-copy region descriptor (regions, a later ABI).
+pub const KRING_KIND_DESCRIPTOR: u8 = 1;
+
+/// `KRING_IOC_CREATE` argument: create a queue and bind this fd to it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KringCreate {
+    /// Messages the queue holds: a power of two in `1..=KRING_RING_SIZE_MAX`.
+    pub ring_size: u32,
+    /// Largest payload in bytes: `1..=KRING_MSG_SIZE_MAX`.
+    pub max_msg_size: u32,
+    /// Schema id; 0 = none. Stored and reported (validation is a later ABI).
+    pub schema: u32,
+    /// Permission bits (`KRING_MODE_MASK`) checked when the queue is opened by name.
+    pub mode: u32,
+    /// Rights of this fd on the new queue (`KRING_RIGHT_*`, at least one).
+    pub rights: u32,
+    /// Reserved, must be 0.
+    pub flags: u32,
+    /// NUL-terminated name; empty (first byte 0) for an anonymous queue.
+    pub name: [u8; KRING_NAME_MAX],
+}
+
+/// `KRING_IOC_OPEN` argument: bind this fd to the named queue with the requested rights.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KringOpen {
+    /// Requested rights (`KRING_RIGHT_*`, at least one), checked against the queue's mode.
+    pub rights: u32,
+    /// Reserved, must be 0.
+    pub flags: u32,
+    /// NUL-terminated name.
+    pub name: [u8; KRING_NAME_MAX],
+}
+
+/// `KRING_IOC_UNLINK` argument: remove a queue's name (the queue lives on while bound fds exist).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KringUnlink {
+    /// NUL-terminated name.
+    pub name: [u8; KRING_NAME_MAX],
+}
+
+/// `kring_info.flags`: the queue has a name (is in the namespace).
+pub const KRING_INFO_NAMED: u32 = 1 << 0;
+
+/// `KRING_IOC_INFO` reply: configuration, rights, the kernel's counters and the mmap layout.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KringInfo {
+    /// Messages the queue holds.
+    pub ring_size: u32,
+    /// Largest payload in bytes.
+    pub max_msg_size: u32,
+    /// Schema id (0 = none).
+    pub schema: u32,
+    /// Rights of this fd (`KRING_RIGHT_*`).
+    pub rights: u32,
+    /// Bytes between payload slots in the payload area.
+    pub slot_size: u32,
+    /// Entries in this fd's submission area.
+    pub sq_entries: u32,
+    /// Bytes of payload buffer in this fd's submission area.
+    pub sq_data_size: u32,
+    /// Permission bits.
+    pub mode: u32,
+    /// Owner uid (in the caller's user namespace).
+    pub uid: u32,
+    /// Owner gid (in the caller's user namespace).
+    pub gid: u32,
+    /// `KRING_INFO_*` bits.
+    pub flags: u32,
+    /// Reserved, 0.
+    pub reserved: u32,
+    /// Messages queued now.
+    pub len: u64,
+    /// Messages accepted since creation.
+    pub send_count: u64,
+    /// Messages consumed since creation.
+    pub recv_count: u64,
+    /// Bytes to map at `KRING_OFF_HEADER`.
+    pub header_len: u64,
+    /// Bytes to map at `KRING_OFF_CONSUMER`.
+    pub consumer_len: u64,
+    /// Bytes to map at `KRING_OFF_ENTRIES`.
+    pub entries_len: u64,
+    /// Bytes to map at `KRING_OFF_PAYLOAD`.
+    pub payload_len: u64,
+    /// Bytes to map at `KRING_OFF_SUBMIT`.
+    pub submit_len: u64,
+}
+
+/// `KRING_IOC_SEND` argument: copy one message from user memory into the queue.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KringSend {
+    /// User address of the payload.
+    pub addr: u64,
+    /// Payload length: `0..=max_msg_size`.
+    pub len: u32,
+    /// `KRING_PRIO_*`.
+    pub priority: u8,
+    /// Reserved, must be 0.
+    pub pad: [u8; 3],
+    /// Reserved, must be 0.
+    pub flags: u32,
+    /// How long to wait for space: 0 = fail with `ENOSPC` at once, `KRING_TIMEOUT_INFINITE`.
+    pub timeout_ms: u32,
+}
+
+/// `kring_recv.flags`: copy the next message but leave it queued.
+pub const KRING_RECV_PEEK: u32 = 1 << 0;
+
+/// `KRING_IOC_RECV` argument and reply: copy the next message out (highest priority first).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KringRecv {
+    /// In: user address of the buffer.
+    pub addr: u64,
+    /// In: buffer length.
+    pub len: u32,
+    /// In: `KRING_RECV_*`.
+    pub flags: u32,
+    /// In: how long to wait for a message: 0 = fail with `EAGAIN` at once.
+    pub timeout_ms: u32,
+    /// Out: payload length (also on `EOVERFLOW`: the size needed).
+    pub msg_len: u32,
+    /// Out: the message's acceptance sequence number (1, 2, ... per queue).
+    pub seq: u64,
+    /// Out: `KRING_PRIO_*`.
+    pub priority: u8,
+    /// Out: `KRING_KIND_*`.
+    pub kind: u8,
+    /// Out: reserved, 0.
+    pub pad: [u8; 6],
+}
+
+/// `kring_enter.flags`: wait (up to `timeout_ms`) for space instead of stopping when full.
+pub const KRING_ENTER_WAIT: u32 = 1 << 0;
+
+/// `KRING_IOC_ENTER` argument and reply: submit `sqe[start..start+count)` from this fd's
+/// submission area in one call. Returns the number of messages accepted.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KringEnter {
+    /// In: index of the first submission entry.
+    pub start: u32,
+    /// In: number of entries to submit.
+    pub count: u32,
+    /// In: `KRING_ENTER_*`.
+    pub flags: u32,
+    /// In: with `KRING_ENTER_WAIT`, how long to wait for space in total.
+    pub timeout_ms: u32,
+    /// Out: entries accepted (the same as the return value).
+    pub submitted: u32,
+    /// Out: reserved, 0.
+    pub reserved: u32,
+}
+
+/// `KRING_IOC_WAIT` argument: sleep until a message is queued (receivers) .
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KringWait {
+    /// Reserved, must be 0.
+    pub flags: u32,
+    /// How long to wait: 0 = just check, `KRING_TIMEOUT_INFINITE`.
+    pub timeout_ms: u32,
+}
+
+/// One submission entry in a sender's submission area (`KRING_OFF_SUBMIT`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KringSqe {
+    /// Offset of the payload in the submission data buffer.
+    pub offset: u32,
+    /// Payload length.
+    pub len: u32,
+    /// `KRING_PRIO_*`.
+    pub priority: u8,
+    /// Reserved, must be 0.
+    pub flags: u8,
+    /// Reserved, must be 0.
+    pub reserved: u16,
+    /// Reserved, must be 0.
+    pub reserved2: u32,
+}
+
+/// One delivery entry in a priority ring (`KRING_OFF_ENTRIES`), written by the kernel only.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KringEntry {
+    /// Acceptance sequence number (1, 2, ... per queue, across all priorities).
+    pub seq: u64,
+    /// Payload length.
+    pub len: u32,
+    /// Payload slot: the payload is at `slot * slot_size` in the payload area.
+    pub slot: u32,
+    /// `KRING_PRIO_*`.
+    pub priority: u8,
+    /// `KRING_KIND_*`.
+    pub kind: u8,
+    /// Reserved, 0.
+    pub flags: u16,
+    /// Reserved, 0.
+    pub reserved: u32,
+    /// Reserved, 0.
+    pub reserved2: u64,
+}
+
+/// `kring_header.magic`.
+pub const KRING_HEADER_MAGIC: u32 = 0x4b52_494e; // "KRIN"
+/// `kring_header.flags`: a sender waits for space; after consuming, the receiver must call
+/// `KRING_IOC_NOTIFY` (see the memory-ordering protocol in `Documentation/uapi.md`).
+pub const KRING_HDR_WAKE_SENDERS: u32 = 1 << 0;
+
+/// The ring header (`KRING_OFF_HEADER`), written by the kernel only, mapped read-only.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KringHeader {
+    /// `KRING_HEADER_MAGIC`.
+    pub magic: u32,
+    /// Messages the queue holds.
+    pub ring_size: u32,
+    /// `ring_size - 1`: index mask of every priority ring.
+    pub ring_mask: u32,
+    /// Bytes between payload slots.
+    pub slot_size: u32,
+    /// Largest payload.
+    pub max_msg_size: u32,
+    /// `KRING_HDR_*` bits.
+    pub flags: u32,
+    /// Sequence count: odd while the kernel updates `tail` and `send_count`.
+    pub seq: u32,
+    /// Reserved, 0.
+    pub reserved0: u32,
+    /// Producer index of each priority ring (free-running, wraps at 2^32); store-release.
+    pub tail: [u32; KRING_NR_PRIO],
+    /// Messages accepted since creation.
+    pub send_count: u64,
+    /// Reserved, 0.
+    pub reserved: [u64; 3],
+}
+
+/// The consumer page (`KRING_OFF_CONSUMER`): written by the receiver only (its mapping is the
+/// only writable one); the kernel reads each field once, then validates and clamps it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KringConsumer {
+    /// Consumer index of each priority ring (free-running); store-release after the payload
+    /// of every entry before it was read.
+    pub head: [u32; KRING_NR_PRIO],
+    /// Reserved.
+    pub reserved: [u64; 2],
+}
+
+/// mmap offset of the ring header (read-only, one page).
+pub const KRING_OFF_HEADER: u64 = 0;
+/// mmap offset of the consumer page (writable for the receiver, read-only for senders).
+pub const KRING_OFF_CONSUMER: u64 = 0x1000_0000;
+/// mmap offset of the delivery entries, `KRING_NR_PRIO` rings of `ring_size` entries each,
+/// ring `p` first at `p * ring_size * sizeof(struct kring_entry)` (receiver only, read-only).
+pub const KRING_OFF_ENTRIES: u64 = 0x2000_0000;
+/// mmap offset of the payload slots (receiver only, read-only).
+pub const KRING_OFF_PAYLOAD: u64 = 0x3000_0000;
+/// mmap offset of this fd's submission area: `sq_entries` `struct kring_sqe`, then (page
+/// aligned) `sq_data_size` bytes of payload buffer (senders only, read-write).
+pub const KRING_OFF_SUBMIT: u64 = 0x4000_0000;
+
+/// `KRING_IOC_CREATE`.
+pub const KRING_IOC_CREATE: u32 = ioctl::iow::<KringCreate>(KRING_IOC_MAGIC, 0x01);
+/// `KRING_IOC_OPEN`.
+pub const KRING_IOC_OPEN: u32 = ioctl::iow::<KringOpen>(KRING_IOC_MAGIC, 0x02);
+/// `KRING_IOC_UNLINK`.
+pub const KRING_IOC_UNLINK: u32 = ioctl::iow::<KringUnlink>(KRING_IOC_MAGIC, 0x03);
+/// `KRING_IOC_INFO`.
+pub const KRING_IOC_INFO: u32 = ioctl::ior::<KringInfo>(KRING_IOC_MAGIC, 0x04);
+/// `KRING_IOC_SEND`.
+pub const KRING_IOC_SEND: u32 = ioctl::iow::<KringSend>(KRING_IOC_MAGIC, 0x05);
+/// `KRING_IOC_RECV`.
+pub const KRING_IOC_RECV: u32 = ioctl::iowr::<KringRecv>(KRING_IOC_MAGIC, 0x06);
+/// `KRING_IOC_ENTER`.
+pub const KRING_IOC_ENTER: u32 = ioctl::iowr::<KringEnter>(KRING_IOC_MAGIC, 0x07);
+/// `KRING_IOC_WAIT`.
+pub const KRING_IOC_WAIT: u32 = ioctl::iow::<KringWait>(KRING_IOC_MAGIC, 0x08);
+/// `KRING_IOC_NOTIFY`: the receiver published progress; wake senders waiting for space.
+pub const KRING_IOC_NOTIFY: u32 = ioctl::ioc(ioctl::NONE, KRING_IOC_MAGIC, 0x09, 0);
+
+const _: () = assert!(core::mem::size_of::<KringCreate>() == 24 + KRING_NAME_MAX);
+const _: () = assert!(core::mem::size_of::<KringOpen>() == 8 + KRING_NAME_MAX);
+const _: () = assert!(core::mem::size_of::<KringUnlink>() == KRING_NAME_MAX);
+const _: () = assert!(core::mem::size_of::<KringInfo>() == 48 + 8 * 8);
+const _: () = assert!(core::mem::size_of::<KringSend>() == 24);
+const _: () = assert!(core::mem::size_of::<KringRecv>() == 40);
+const _: () = assert!(core::mem::size_of::<KringEnter>() == 24);
+const _: () = assert!(core::mem::size_of::<KringWait>() == 8);
+const _: () = assert!(core::mem::size_of::<KringSqe>() == 16);
+const _: () = assert!(core::mem::size_of::<KringEntry>() == 32);
+const _: () = assert!(core::mem::size_of::<KringHeader>() == 80);
+const _: () = assert!(core::mem::size_of::<KringConsumer>() == 32);

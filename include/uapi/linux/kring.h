@@ -17,7 +17,10 @@
 #include <linux/types.h>
 
 #define KRING_ABI_MAJOR		1
-#define KRING_ABI_MINOR		0
+#define KRING_ABI_MINOR		1
+
+/* kring_version.features */
+#define KRING_FEAT_QUEUES	(1ULL << 0)	/* ABI 1.1: queues */
 
 #define KRING_RELEASE_LEN	32
 
@@ -33,5 +36,187 @@ struct kring_version {
 
 /* Read the module's ABI version. Works on any open /dev/kring. */
 #define KRING_IOC_VERSION	_IOR(KRING_IOC_MAGIC, 0x00, struct kring_version)
+
+/*
+ * Queues (ABI 1.1, KRING_FEAT_QUEUES).
+ *
+ * A /dev/kring fd becomes a queue handle with KRING_IOC_CREATE or KRING_IOC_OPEN (once; it
+ * cannot be rebound). The handle carries rights: KRING_RIGHT_SEND and/or KRING_RIGHT_RECV; a
+ * queue has at most one fd with KRING_RIGHT_RECV (its receiver). Handles can be inherited and
+ * passed with SCM_RIGHTS: the fd is the capability.
+ *
+ * Memory (see Documentation/uapi.md for the full protocol):
+ *   KRING_OFF_HEADER    struct kring_header, kernel-written, read-only for everyone
+ *   KRING_OFF_CONSUMER  struct kring_consumer, written by the receiver only
+ *   KRING_OFF_ENTRIES   KRING_NR_PRIO rings of ring_size struct kring_entry (receiver, read-only)
+ *   KRING_OFF_PAYLOAD   ring_size payload slots of slot_size bytes (receiver, read-only)
+ *   KRING_OFF_SUBMIT    this fd's sq_entries struct kring_sqe, then sq_data_size bytes
+ *                       (senders, read-write)
+ * Delivery: ring p holds priority p. The receiver takes the oldest entry of the highest
+ * non-empty priority: entry = ring[p][head[p] & ring_mask] while head[p] != tail[p]
+ * (tail read with acquire), copies the payload, then store-releases head[p] + 1. If
+ * header.flags has KRING_HDR_WAKE_SENDERS after a full barrier, it calls KRING_IOC_NOTIFY.
+ */
+#define KRING_PRIO_LOW		0
+#define KRING_PRIO_NORMAL	1
+#define KRING_PRIO_HIGH		2
+#define KRING_PRIO_URGENT	3
+#define KRING_NR_PRIO		4
+
+#define KRING_RING_SIZE_MAX	32768
+#define KRING_MSG_SIZE_MAX	(1U << 20)
+#define KRING_NAME_MAX		64
+#define KRING_MODE_MASK		0777
+
+#define KRING_RIGHT_SEND	(1U << 0)
+#define KRING_RIGHT_RECV	(1U << 1)
+#define KRING_RIGHTS_ALL	(KRING_RIGHT_SEND | KRING_RIGHT_RECV)
+
+#define KRING_TIMEOUT_INFINITE	0xffffffffU
+
+#define KRING_KIND_INLINE	0
+#define KRING_KIND_DESCRIPTOR	1
+
+struct kring_create {
+	__u32 ring_size;	/* power of two, 1..KRING_RING_SIZE_MAX */
+	__u32 max_msg_size;	/* 1..KRING_MSG_SIZE_MAX */
+	__u32 schema;		/* 0 = none */
+	__u32 mode;		/* permission bits, KRING_MODE_MASK */
+	__u32 rights;		/* KRING_RIGHT_* of this fd */
+	__u32 flags;		/* reserved, 0 */
+	char name[KRING_NAME_MAX];	/* "" = anonymous */
+};
+
+struct kring_open {
+	__u32 rights;
+	__u32 flags;		/* reserved, 0 */
+	char name[KRING_NAME_MAX];
+};
+
+struct kring_unlink {
+	char name[KRING_NAME_MAX];
+};
+
+#define KRING_INFO_NAMED	(1U << 0)
+
+struct kring_info {
+	__u32 ring_size;
+	__u32 max_msg_size;
+	__u32 schema;
+	__u32 rights;
+	__u32 slot_size;
+	__u32 sq_entries;
+	__u32 sq_data_size;
+	__u32 mode;
+	__u32 uid;
+	__u32 gid;
+	__u32 flags;		/* KRING_INFO_* */
+	__u32 reserved;
+	__u64 len;
+	__u64 send_count;
+	__u64 recv_count;
+	__u64 header_len;
+	__u64 consumer_len;
+	__u64 entries_len;
+	__u64 payload_len;
+	__u64 submit_len;
+};
+
+struct kring_send {
+	__u64 addr;
+	__u32 len;
+	__u8 priority;
+	__u8 pad[3];		/* 0 */
+	__u32 flags;		/* reserved, 0 */
+	__u32 timeout_ms;	/* 0: ENOSPC at once when full */
+};
+
+#define KRING_RECV_PEEK		(1U << 0)
+
+struct kring_recv {
+	__u64 addr;		/* in */
+	__u32 len;		/* in */
+	__u32 flags;		/* in: KRING_RECV_* */
+	__u32 timeout_ms;	/* in: 0: EAGAIN at once when empty */
+	__u32 msg_len;		/* out, also on EOVERFLOW */
+	__u64 seq;		/* out */
+	__u8 priority;		/* out */
+	__u8 kind;		/* out */
+	__u8 pad[6];
+};
+
+#define KRING_ENTER_WAIT	(1U << 0)
+
+struct kring_enter {
+	__u32 start;
+	__u32 count;
+	__u32 flags;		/* KRING_ENTER_* */
+	__u32 timeout_ms;
+	__u32 submitted;	/* out */
+	__u32 reserved;
+};
+
+struct kring_wait {
+	__u32 flags;		/* reserved, 0 */
+	__u32 timeout_ms;
+};
+
+struct kring_sqe {
+	__u32 offset;		/* of the payload in the submission data buffer */
+	__u32 len;
+	__u8 priority;
+	__u8 flags;		/* 0 */
+	__u16 reserved;		/* 0 */
+	__u32 reserved2;	/* 0 */
+};
+
+struct kring_entry {
+	__u64 seq;
+	__u32 len;
+	__u32 slot;		/* payload at slot * slot_size in the payload area */
+	__u8 priority;
+	__u8 kind;		/* KRING_KIND_* */
+	__u16 flags;
+	__u32 reserved;
+	__u64 reserved2;
+};
+
+#define KRING_HEADER_MAGIC	0x4b52494eU
+#define KRING_HDR_WAKE_SENDERS	(1U << 0)
+
+struct kring_header {
+	__u32 magic;
+	__u32 ring_size;
+	__u32 ring_mask;
+	__u32 slot_size;
+	__u32 max_msg_size;
+	__u32 flags;		/* KRING_HDR_* */
+	__u32 seq;		/* odd while tail/send_count change */
+	__u32 reserved0;
+	__u32 tail[KRING_NR_PRIO];
+	__u64 send_count;
+	__u64 reserved[3];
+};
+
+struct kring_consumer {
+	__u32 head[KRING_NR_PRIO];
+	__u64 reserved[2];
+};
+
+#define KRING_OFF_HEADER	0x00000000ULL
+#define KRING_OFF_CONSUMER	0x10000000ULL
+#define KRING_OFF_ENTRIES	0x20000000ULL
+#define KRING_OFF_PAYLOAD	0x30000000ULL
+#define KRING_OFF_SUBMIT	0x40000000ULL
+
+#define KRING_IOC_CREATE	_IOW(KRING_IOC_MAGIC, 0x01, struct kring_create)
+#define KRING_IOC_OPEN		_IOW(KRING_IOC_MAGIC, 0x02, struct kring_open)
+#define KRING_IOC_UNLINK	_IOW(KRING_IOC_MAGIC, 0x03, struct kring_unlink)
+#define KRING_IOC_INFO		_IOR(KRING_IOC_MAGIC, 0x04, struct kring_info)
+#define KRING_IOC_SEND		_IOW(KRING_IOC_MAGIC, 0x05, struct kring_send)
+#define KRING_IOC_RECV		_IOWR(KRING_IOC_MAGIC, 0x06, struct kring_recv)
+#define KRING_IOC_ENTER		_IOWR(KRING_IOC_MAGIC, 0x07, struct kring_enter)
+#define KRING_IOC_WAIT		_IOW(KRING_IOC_MAGIC, 0x08, struct kring_wait)
+#define KRING_IOC_NOTIFY	_IO(KRING_IOC_MAGIC, 0x09)
 
 #endif /* _UAPI_LINUX_KRING_H */

@@ -21,6 +21,10 @@ mod sys;
 #[path = "../../../src/uapi.rs"]
 pub mod uapi;
 
+/// Queue geometry, ring index math and validation shared with the kernel module (`src/ring.rs`).
+#[path = "../../../src/ring.rs"]
+pub mod ring;
+
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 

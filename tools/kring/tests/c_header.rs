@@ -9,22 +9,82 @@ use std::process::Command;
 
 use kring::uapi::*;
 
+/// `struct` size and alignment checks.
+macro_rules! layout {
+    ($v:ident, $t:ty, $c:literal) => {
+        $v.push((concat!("sizeof ", $c), concat!("sizeof(struct ", $c, ")"), size_of::<$t>() as u64));
+        $v.push((concat!("alignof ", $c), concat!("_Alignof(struct ", $c, ")"), align_of::<$t>() as u64));
+    };
+}
+/// Field offset and size checks.
+macro_rules! fields {
+    ($v:ident, $t:ty, $c:literal, $($f:ident),+) => {$(
+        $v.push((
+            concat!($c, ".", stringify!($f)),
+            concat!("offsetof(struct ", $c, ", ", stringify!($f), ")"),
+            offset_of!($t, $f) as u64,
+        ));
+        $v.push((
+            concat!("sizeof ", $c, ".", stringify!($f)),
+            concat!("sizeof(((struct ", $c, " *)0)->", stringify!($f), ")"),
+            {
+                let x: $t = unsafe { std::mem::zeroed() };
+                std::mem::size_of_val(&x.$f) as u64
+            },
+        ));
+    )+};
+}
+/// Constant checks.
+macro_rules! consts {
+    ($v:ident, $($c:ident),+) => {$(
+        $v.push((stringify!($c), stringify!($c), $c as u64));
+    )+};
+}
+
 /// (what, C expression, Rust value)
 fn checks() -> Vec<(&'static str, &'static str, u64)> {
-    vec![
-        ("ABI major", "KRING_ABI_MAJOR", KRING_ABI_MAJOR as u64),
-        ("ABI minor", "KRING_ABI_MINOR", KRING_ABI_MINOR as u64),
-        ("release length", "KRING_RELEASE_LEN", KRING_RELEASE_LEN as u64),
-        ("ioctl magic", "KRING_IOC_MAGIC", KRING_IOC_MAGIC as u64),
-        ("KRING_IOC_VERSION", "KRING_IOC_VERSION", KRING_IOC_VERSION as u64),
-        ("sizeof version", "sizeof(struct kring_version)", size_of::<KringVersion>() as u64),
-        ("alignof version", "_Alignof(struct kring_version)", align_of::<KringVersion>() as u64),
-        ("version.abi_major", "offsetof(struct kring_version, abi_major)", offset_of!(KringVersion, abi_major) as u64),
-        ("version.abi_minor", "offsetof(struct kring_version, abi_minor)", offset_of!(KringVersion, abi_minor) as u64),
-        ("version.features", "offsetof(struct kring_version, features)", offset_of!(KringVersion, features) as u64),
-        ("version.release", "offsetof(struct kring_version, release)", offset_of!(KringVersion, release) as u64),
-        ("sizeof version.release", "sizeof(((struct kring_version *)0)->release)", KRING_RELEASE_LEN as u64),
-    ]
+    let mut v = Vec::new();
+    consts!(v, KRING_ABI_MAJOR, KRING_ABI_MINOR, KRING_RELEASE_LEN, KRING_IOC_MAGIC, KRING_FEAT_QUEUES);
+    consts!(v, KRING_PRIO_LOW, KRING_PRIO_NORMAL, KRING_PRIO_HIGH, KRING_PRIO_URGENT, KRING_NR_PRIO);
+    consts!(v, KRING_RING_SIZE_MAX, KRING_MSG_SIZE_MAX, KRING_NAME_MAX, KRING_MODE_MASK);
+    consts!(v, KRING_RIGHT_SEND, KRING_RIGHT_RECV, KRING_RIGHTS_ALL, KRING_TIMEOUT_INFINITE);
+    consts!(v, KRING_KIND_INLINE, KRING_KIND_DESCRIPTOR, KRING_INFO_NAMED, KRING_RECV_PEEK, KRING_ENTER_WAIT);
+    consts!(v, KRING_HEADER_MAGIC, KRING_HDR_WAKE_SENDERS);
+    consts!(v, KRING_OFF_HEADER, KRING_OFF_CONSUMER, KRING_OFF_ENTRIES, KRING_OFF_PAYLOAD, KRING_OFF_SUBMIT);
+    consts!(v, KRING_IOC_VERSION, KRING_IOC_CREATE, KRING_IOC_OPEN, KRING_IOC_UNLINK, KRING_IOC_INFO);
+    consts!(v, KRING_IOC_SEND, KRING_IOC_RECV, KRING_IOC_ENTER, KRING_IOC_WAIT, KRING_IOC_NOTIFY);
+
+    layout!(v, KringVersion, "kring_version");
+    fields!(v, KringVersion, "kring_version", abi_major, abi_minor, features, release);
+    layout!(v, KringCreate, "kring_create");
+    fields!(v, KringCreate, "kring_create", ring_size, max_msg_size, schema, mode, rights, flags, name);
+    layout!(v, KringOpen, "kring_open");
+    fields!(v, KringOpen, "kring_open", rights, flags, name);
+    layout!(v, KringUnlink, "kring_unlink");
+    fields!(v, KringUnlink, "kring_unlink", name);
+    layout!(v, KringInfo, "kring_info");
+    fields!(v, KringInfo, "kring_info", ring_size, max_msg_size, schema, rights, slot_size, sq_entries);
+    fields!(v, KringInfo, "kring_info", sq_data_size, mode, uid, gid, flags, reserved, len, send_count);
+    fields!(v, KringInfo, "kring_info", recv_count, header_len, consumer_len, entries_len, payload_len);
+    fields!(v, KringInfo, "kring_info", submit_len);
+    layout!(v, KringSend, "kring_send");
+    fields!(v, KringSend, "kring_send", addr, len, priority, pad, flags, timeout_ms);
+    layout!(v, KringRecv, "kring_recv");
+    fields!(v, KringRecv, "kring_recv", addr, len, flags, timeout_ms, msg_len, seq, priority, kind, pad);
+    layout!(v, KringEnter, "kring_enter");
+    fields!(v, KringEnter, "kring_enter", start, count, flags, timeout_ms, submitted, reserved);
+    layout!(v, KringWait, "kring_wait");
+    fields!(v, KringWait, "kring_wait", flags, timeout_ms);
+    layout!(v, KringSqe, "kring_sqe");
+    fields!(v, KringSqe, "kring_sqe", offset, len, priority, flags, reserved, reserved2);
+    layout!(v, KringEntry, "kring_entry");
+    fields!(v, KringEntry, "kring_entry", seq, len, slot, priority, kind, flags, reserved, reserved2);
+    layout!(v, KringHeader, "kring_header");
+    fields!(v, KringHeader, "kring_header", magic, ring_size, ring_mask, slot_size, max_msg_size, flags);
+    fields!(v, KringHeader, "kring_header", seq, reserved0, tail, send_count, reserved);
+    layout!(v, KringConsumer, "kring_consumer");
+    fields!(v, KringConsumer, "kring_consumer", head, reserved);
+    v
 }
 
 fn repo_root() -> PathBuf {
