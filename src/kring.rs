@@ -5,31 +5,29 @@
 //! its file operations; the ABI it speaks is defined in [`uapi`] (shared with user space) and
 //! documented in `Documentation/uapi.rst`.
 //!
-//! Locking: no locks yet. When locks are added, their order is written here, at the top of the
-//! file that defines them.
+//! Files: `chardev` (raw file operations and misc registration), `file` (an open `/dev/kring`:
+//! ioctls, mmap, poll), `queue` (a queue and its lock order), `registry` (the name table),
+//! `shm` (shared memory glue), and the `core`-only `uapi` and `ring` shared with user space.
 
 use kernel::{
-    fs::File,
     ioctl,
-    miscdevice::{
-        MiscDevice,
-        MiscDeviceOptions,
-        MiscDeviceRegistration, //
-    },
-    prelude::*,
-    transmute::AsBytes,
-    uaccess::{
-        UserPtr,
-        UserSlice, //
-    },
+    prelude::*, //
 };
+
+mod chardev;
+mod file;
+mod queue;
+mod registry;
+mod shm;
 
 // Shared with user space, where its items are the crate's public API: here they are
 // crate-internal, and not every item is used on both sides.
 #[allow(dead_code, unreachable_pub)]
 mod uapi;
+#[allow(dead_code, unreachable_pub)]
+mod ring;
 
-use uapi::KringVersion;
+use uapi::*;
 
 module! {
     type: KringModule,
@@ -37,35 +35,48 @@ module! {
     authors: ["kring developers"],
     description: "kernel-mediated priority queues with an io_uring-like mmap interface",
     license: "GPL",
+    params: {
+        max_queue_bytes: u64 {
+            default: 64 << 20,
+            description: "Largest shared memory of one queue in bytes (rings + payload slots)",
+        },
+    },
 }
 
 // The user-space encoding in `uapi` must be the kernel's encoding on the architecture we are
 // built for; a mismatch fails the build here instead of corrupting ioctls at run time.
-const _: () = assert!(
-    uapi::KRING_IOC_VERSION == ioctl::_IOR::<KringVersion>(uapi::KRING_IOC_MAGIC as u32, 0x00)
-);
-
-// SAFETY: `KringVersion` is `#[repr(C)]`, made of integers and a byte array with no padding
-// (its size, 48, is the sum of its fields' sizes, asserted in `uapi`), so every byte of it is
-// initialised and may be copied to user space.
-unsafe impl AsBytes for KringVersion {}
+const _: () = {
+    assert!(KRING_IOC_VERSION == ioctl::_IOR::<KringVersion>(KRING_IOC_MAGIC as u32, 0x00));
+    assert!(KRING_IOC_CREATE == ioctl::_IOW::<KringCreate>(KRING_IOC_MAGIC as u32, 0x01));
+    assert!(KRING_IOC_OPEN == ioctl::_IOW::<KringOpen>(KRING_IOC_MAGIC as u32, 0x02));
+    assert!(KRING_IOC_UNLINK == ioctl::_IOW::<KringUnlink>(KRING_IOC_MAGIC as u32, 0x03));
+    assert!(KRING_IOC_INFO == ioctl::_IOR::<KringInfo>(KRING_IOC_MAGIC as u32, 0x04));
+    assert!(KRING_IOC_SEND == ioctl::_IOW::<KringSend>(KRING_IOC_MAGIC as u32, 0x05));
+    assert!(KRING_IOC_RECV == ioctl::_IOWR::<KringRecv>(KRING_IOC_MAGIC as u32, 0x06));
+    assert!(KRING_IOC_ENTER == ioctl::_IOWR::<KringEnter>(KRING_IOC_MAGIC as u32, 0x07));
+    assert!(KRING_IOC_WAIT == ioctl::_IOW::<KringWait>(KRING_IOC_MAGIC as u32, 0x08));
+    assert!(KRING_IOC_NOTIFY == ioctl::_IO(KRING_IOC_MAGIC as u32, 0x09));
+};
 
 #[pin_data(PinnedDrop)]
 struct KringModule {
     #[pin]
-    _miscdev: MiscDeviceRegistration<KringFile>,
+    _dev: chardev::Registration,
 }
 
 impl kernel::InPlaceModule for KringModule {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        registry::init();
         pr_info!(
             "kring {} loaded (ABI {}.{}): /dev/kring\n",
-            uapi::KRING_RELEASE,
-            uapi::KRING_ABI_MAJOR,
-            uapi::KRING_ABI_MINOR
+            KRING_RELEASE,
+            KRING_ABI_MAJOR,
+            KRING_ABI_MINOR
         );
+        // Anyone may open /dev/kring (like /dev/shm or the mqueue fs): access to each queue is
+        // checked against its owner and mode.
         try_pin_init!(Self {
-            _miscdev <- MiscDeviceRegistration::register(MiscDeviceOptions { name: c"kring" }),
+            _dev <- chardev::Registration::register(c"kring", 0o666),
         })
     }
 }
@@ -73,36 +84,8 @@ impl kernel::InPlaceModule for KringModule {
 #[pinned_drop]
 impl PinnedDrop for KringModule {
     fn drop(self: Pin<&mut Self>) {
-        pr_info!("kring {} unloaded\n", uapi::KRING_RELEASE);
-    }
-}
-
-/// State of one open file on `/dev/kring`. Queues hang off it in later revisions of the ABI.
-struct KringFile;
-
-impl KringFile {
-    fn version(arg: usize, size: usize) -> Result<isize> {
-        if size != core::mem::size_of::<KringVersion>() {
-            return Err(EINVAL);
-        }
-        let reply = KringVersion::current(uapi::KRING_RELEASE.as_bytes());
-        UserSlice::new(UserPtr::from_addr(arg), size).writer().write(&reply)?;
-        Ok(0)
-    }
-}
-
-#[vtable]
-impl MiscDevice for KringFile {
-    type Ptr = KBox<Self>;
-
-    fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<KBox<Self>> {
-        Ok(KBox::new(KringFile, GFP_KERNEL)?)
-    }
-
-    fn ioctl(_this: &KringFile, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
-        match cmd {
-            uapi::KRING_IOC_VERSION => Self::version(arg, ioctl::_IOC_SIZE(cmd)),
-            _ => Err(ENOTTY),
-        }
+        // No file is open (each pins the module), so only named queues remain.
+        registry::clear();
+        pr_info!("kring {} unloaded\n", KRING_RELEASE);
     }
 }

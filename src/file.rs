@@ -1,0 +1,374 @@
+// SPDX-License-Identifier: GPL-2.0
+//! An open `/dev/kring` file: unbound, or bound (once) to a queue with a set of rights.
+//!
+//! Every ioctl argument is copied into kernel memory once, validated there (reserved fields
+//! must be zero), and only then acted on. No lock is held while copying arguments.
+
+use kernel::{
+    bindings,
+    fs::{file, File},
+    ioctl::_IOC_SIZE,
+    mm::virt::{flags as vmflags, VmaNew},
+    page::{PAGE_SHIFT, PAGE_SIZE},
+    prelude::*,
+    seq_file::{seq_print, SeqFile},
+    sync::{poll::PollTable, Arc, SetOnce},
+    transmute::{AsBytes, FromBytes},
+    uaccess::{UserSlice, UserSliceReader},
+};
+
+use crate::{
+    module_parameters,
+    queue::Queue,
+    registry,
+    ring::{self, Geometry},
+    shm::SharedMem,
+    uapi::*,
+};
+
+// SAFETY (for all `FromBytes`/`AsBytes` below): each type is `#[repr(C)]`, made only of integers
+// and integer arrays, with no padding (sizes asserted in `uapi.rs` equal the sums of the
+// fields), so any bit pattern is valid and every byte is initialised.
+macro_rules! plain_abi {
+    ($($t:ty),*) => {$(
+        // SAFETY: see above.
+        unsafe impl FromBytes for $t {}
+        // SAFETY: see above.
+        unsafe impl AsBytes for $t {}
+    )*};
+}
+plain_abi!(
+    KringVersion, KringCreate, KringOpen, KringUnlink, KringInfo, KringSend, KringRecv,
+    KringEnter, KringWait, KringSqe
+);
+
+extern "C" {
+    /// `kernel/user_namespace.c`, `EXPORT_SYMBOL`; not in the generated bindings.
+    fn from_kgid(to: *mut c_void, gid: bindings::kgid_t) -> bindings::gid_t;
+}
+
+/// A queue binding: what a bound fd holds.
+struct Binding {
+    queue: Arc<Queue>,
+    rights: u32,
+    /// The submission area of this fd, allocated on first use.
+    submit: SetOnce<SharedMem>,
+}
+
+impl Binding {
+    fn new(queue: Arc<Queue>, rights: u32) -> Result<Self> {
+        queue.attach(rights)?;
+        Ok(Self { queue, rights, submit: SetOnce::new() })
+    }
+
+    fn need(&self, right: u32) -> Result<&Queue> {
+        if self.rights & right == 0 {
+            return Err(EBADF);
+        }
+        Ok(&self.queue)
+    }
+
+    fn submit_area(&self) -> Result<&SharedMem> {
+        if let Some(s) = self.submit.as_ref() {
+            return Ok(s);
+        }
+        let area = SharedMem::new(self.queue.geo.submit_len as usize)?;
+        // Losing a race to another thread of this fd is fine: use the winner's area.
+        let _ = self.submit.populate(area);
+        self.submit.as_ref().ok_or(ENOMEM)
+    }
+}
+
+impl Drop for Binding {
+    fn drop(&mut self) {
+        self.queue.detach(self.rights);
+    }
+}
+
+/// The credentials an access check uses: those of the process that opened `/dev/kring`.
+struct Creds {
+    euid: bindings::kuid_t,
+    egid: bindings::kgid_t,
+}
+
+impl Creds {
+    fn of(f: &File) -> Self {
+        let cred = f.cred().as_ptr();
+        // SAFETY: `cred` is the file's `f_cred`, valid while the file is; `euid`/`egid` are
+        // plain values never changed after the cred is published.
+        unsafe { Self { euid: (*cred).euid, egid: (*cred).egid } }
+    }
+
+    fn in_group(f: &File, gid: bindings::kgid_t) -> bool {
+        let c = Self::of(f);
+        if c.egid.val == gid.val {
+            return true;
+        }
+        let cred = f.cred().as_ptr();
+        // SAFETY: `group_info` of a live cred is valid and immutable; `groups_search` only reads.
+        unsafe { bindings::groups_search((*cred).group_info, gid) != 0 }
+    }
+
+    /// Whether the opener may bypass permission bits (`CAP_DAC_OVERRIDE` in the initial user
+    /// namespace: queues are global).
+    fn overrides(f: &File) -> bool {
+        // SAFETY: `f` is a valid file; `init_user_ns` is a static that lives forever and is
+        // only read by `file_ns_capable`.
+        unsafe {
+            bindings::file_ns_capable(
+                f.as_ptr(),
+                core::ptr::addr_of_mut!(bindings::init_user_ns),
+                bindings::CAP_DAC_OVERRIDE as c_int,
+            )
+        }
+    }
+
+    fn may(f: &File, q: &Queue, rights: u32) -> bool {
+        let c = Self::of(f);
+        let owner = c.euid.val == q.uid.val;
+        let group = !owner && Self::in_group(f, q.gid);
+        ring::mode_allows(q.mode, owner, group, rights) || Self::overrides(f)
+    }
+}
+
+/// An open `/dev/kring` file.
+pub(crate) struct KringFile {
+    binding: SetOnce<Binding>,
+}
+
+fn read_arg<T: FromBytes>(cmd: u32, arg: usize) -> Result<T> {
+    if _IOC_SIZE(cmd) != core::mem::size_of::<T>() {
+        return Err(EINVAL);
+    }
+    let mut r: UserSliceReader = UserSlice::new(UserPtr::from_addr(arg), core::mem::size_of::<T>()).reader();
+    r.read::<T>()
+}
+
+fn write_arg<T: AsBytes>(arg: usize, val: &T) -> Result {
+    UserSlice::new(UserPtr::from_addr(arg), core::mem::size_of::<T>()).writer().write(val)
+}
+
+fn name_of(field: &[u8; KRING_NAME_MAX]) -> Result<Option<&[u8]>> {
+    ring::parse_name(field).map_err(|_| EINVAL)
+}
+
+impl KringFile {
+    pub(crate) fn open(_f: &File) -> Result<KBox<Self>> {
+        Ok(KBox::new(Self { binding: SetOnce::new() }, GFP_KERNEL)?)
+    }
+
+    fn bound(&self) -> Result<&Binding> {
+        self.binding.as_ref().ok_or(ENOTCONN)
+    }
+
+    /// The effective timeout: `O_NONBLOCK` files never wait.
+    fn timeout(f: &File, timeout_ms: u32) -> u32 {
+        if f.flags() & file::flags::O_NONBLOCK != 0 {
+            0
+        } else {
+            timeout_ms
+        }
+    }
+
+    fn bind(&self, b: Binding) -> Result {
+        if self.binding.populate(b) {
+            Ok(())
+        } else {
+            Err(EISCONN)
+        }
+    }
+
+    pub(crate) fn ioctl(&self, f: &File, cmd: u32, arg: usize) -> Result<isize> {
+        match cmd {
+            KRING_IOC_VERSION => {
+                write_arg(arg, &KringVersion::current(KRING_RELEASE.as_bytes()))?;
+                Ok(0)
+            }
+            KRING_IOC_CREATE => self.create(f, &read_arg::<KringCreate>(cmd, arg)?).map(|()| 0),
+            KRING_IOC_OPEN => self.open_named(f, &read_arg::<KringOpen>(cmd, arg)?).map(|()| 0),
+            KRING_IOC_UNLINK => Self::unlink(f, &read_arg::<KringUnlink>(cmd, arg)?).map(|()| 0),
+            KRING_IOC_INFO => {
+                let b = self.bound()?;
+                // SAFETY-free zero value: every field is an integer.
+                let mut info = KringInfo {
+                    ring_size: 0, max_msg_size: 0, schema: 0, rights: b.rights, slot_size: 0,
+                    sq_entries: 0, sq_data_size: 0, mode: 0, uid: 0, gid: 0, flags: 0,
+                    reserved: 0, len: 0, send_count: 0, recv_count: 0, header_len: 0,
+                    consumer_len: 0, entries_len: 0, payload_len: 0, submit_len: 0,
+                };
+                b.queue.info(&mut info);
+                // SAFETY: FFI calls that only map ids into the caller's user namespace (-1 when
+                // unmapped); `current_user_ns` is valid for the current task.
+                unsafe {
+                    let ns = bindings::current_user_ns();
+                    info.uid = bindings::from_kuid(ns, b.queue.uid);
+                    info.gid = from_kgid(ns.cast(), b.queue.gid);
+                }
+                write_arg(arg, &info)?;
+                Ok(0)
+            }
+            KRING_IOC_SEND => {
+                let args = read_arg::<KringSend>(cmd, arg)?;
+                let q = self.bound()?.need(KRING_RIGHT_SEND)?;
+                q.send(&args, Self::timeout(f, args.timeout_ms)).map(|()| 0)
+            }
+            KRING_IOC_RECV => {
+                let args = read_arg::<KringRecv>(cmd, arg)?;
+                if args.msg_len != 0 || args.seq != 0 || args.priority != 0 || args.kind != 0 || args.pad != [0; 6] {
+                    return Err(EINVAL);
+                }
+                let q = self.bound()?.need(KRING_RIGHT_RECV)?;
+                let mut out = args;
+                let r = q.recv(&args, Self::timeout(f, args.timeout_ms), &mut out);
+                if r.is_ok() || r == Err(EOVERFLOW) {
+                    write_arg(arg, &out)?;
+                }
+                r.map(|()| 0)
+            }
+            KRING_IOC_ENTER => {
+                let args = read_arg::<KringEnter>(cmd, arg)?;
+                let b = self.bound()?;
+                let q = b.need(KRING_RIGHT_SEND)?;
+                let n = q.enter(b.submit_area()?, &args, Self::timeout(f, args.timeout_ms))?;
+                let mut out = args;
+                out.submitted = n;
+                write_arg(arg, &out)?;
+                Ok(n as isize)
+            }
+            KRING_IOC_WAIT => {
+                let args = read_arg::<KringWait>(cmd, arg)?;
+                if args.flags != 0 {
+                    return Err(EINVAL);
+                }
+                let q = self.bound()?.need(KRING_RIGHT_RECV)?;
+                q.wait_for_message(Self::timeout(f, args.timeout_ms)).map(|()| 0)
+            }
+            KRING_IOC_NOTIFY => self.bound()?.need(KRING_RIGHT_RECV)?.notify().map(|()| 0),
+            _ => Err(ENOTTY),
+        }
+    }
+
+    fn create(&self, f: &File, a: &KringCreate) -> Result {
+        if self.binding.as_ref().is_some() {
+            return Err(EISCONN);
+        }
+        if a.flags != 0 || !ring::valid_rights(a.rights) || !ring::valid_mode(a.mode) {
+            return Err(EINVAL);
+        }
+        let name = name_of(&a.name)?;
+        let geo = Geometry::new(a.ring_size, a.max_msg_size, PAGE_SIZE as u64).map_err(|_| EINVAL)?;
+        if geo.queue_bytes() > module_parameters::max_queue_bytes.value() {
+            return Err(ENOMEM);
+        }
+        let c = Creds::of(f);
+        let queue = Queue::new(geo, a.schema, a.mode, c.euid, c.egid)?;
+        let binding = Binding::new(queue.clone(), a.rights)?;
+        if let Some(name) = name {
+            registry::insert(name, &queue)?;
+            if let Err(e) = self.bind(binding) {
+                registry::remove_if(name, &queue);
+                return Err(e);
+            }
+            return Ok(());
+        }
+        self.bind(binding)
+    }
+
+    fn open_named(&self, f: &File, a: &KringOpen) -> Result {
+        if self.binding.as_ref().is_some() {
+            return Err(EISCONN);
+        }
+        if a.flags != 0 || !ring::valid_rights(a.rights) {
+            return Err(EINVAL);
+        }
+        let name = name_of(&a.name)?.ok_or(EINVAL)?;
+        let queue = registry::lookup(name)?;
+        if !Creds::may(f, &queue, a.rights) {
+            return Err(EACCES);
+        }
+        self.bind(Binding::new(queue, a.rights)?)
+    }
+
+    fn unlink(f: &File, a: &KringUnlink) -> Result {
+        let name = name_of(&a.name)?.ok_or(EINVAL)?;
+        registry::remove(name, |q| {
+            // Like a sticky directory: only the owner (or CAP_DAC_OVERRIDE) removes a name.
+            if Creds::of(f).euid.val == q.uid.val || Creds::overrides(f) {
+                Ok(())
+            } else {
+                Err(EACCES)
+            }
+        })
+    }
+
+    pub(crate) fn mmap(&self, f: &File, vma: &VmaNew, pgoff: u64) -> Result {
+        let _ = f;
+        let b = self.bound()?;
+        let off = pgoff.checked_shl(PAGE_SHIFT as u32).filter(|o| o >> PAGE_SHIFT == pgoff).ok_or(EINVAL)?;
+        if vma.flags() & vmflags::SHARED == 0 {
+            return Err(EINVAL);
+        }
+        let q = &b.queue;
+        let recv = b.rights & KRING_RIGHT_RECV != 0;
+        let (area, writable): (&SharedMem, bool) = match off {
+            KRING_OFF_HEADER => (&q.header, false),
+            KRING_OFF_CONSUMER => (&q.consumer, recv),
+            KRING_OFF_ENTRIES if recv => (&q.entries, false),
+            KRING_OFF_PAYLOAD if recv => (&q.payload, false),
+            KRING_OFF_SUBMIT if b.rights & KRING_RIGHT_SEND != 0 => (b.submit_area()?, true),
+            KRING_OFF_ENTRIES | KRING_OFF_PAYLOAD | KRING_OFF_SUBMIT => return Err(EACCES),
+            _ => return Err(EINVAL),
+        };
+        let len = vma.end() - vma.start();
+        if len > area.len() {
+            return Err(EINVAL);
+        }
+        if vma.executable() {
+            return Err(EACCES);
+        }
+        vma.try_clear_mayexec()?;
+        if !writable {
+            if vma.writable() {
+                return Err(EACCES);
+            }
+            // mprotect(PROT_WRITE) can never make this mapping writable.
+            vma.try_clear_maywrite()?;
+        }
+        vma.set_dontexpand();
+        area.map(vma.set_mixedmap(), len)
+    }
+
+    pub(crate) fn poll(&self, f: &File, table: PollTable<'_>) -> bindings::__poll_t {
+        let Some(b) = self.binding.as_ref() else {
+            return bindings::POLLERR;
+        };
+        b.queue.poll_wait(f, &table);
+        let (r, w, hup) = b.queue.readiness(b.rights);
+        let mut mask = 0;
+        if r {
+            mask |= bindings::POLLIN | bindings::POLLRDNORM;
+        }
+        if w {
+            mask |= bindings::POLLOUT | bindings::POLLWRNORM;
+        }
+        if hup {
+            mask |= bindings::POLLHUP;
+        }
+        mask
+    }
+
+    pub(crate) fn show_fdinfo(&self, m: &SeqFile) {
+        match self.binding.as_ref() {
+            None => seq_print!(m, "kring-queue:\tnone\n"),
+            Some(b) => {
+                seq_print!(
+                    m,
+                    "kring-queue:\tring_size={} max_msg_size={} rights={:#x}\n",
+                    b.queue.geo.ring_size,
+                    b.queue.geo.max_msg_size,
+                    b.rights
+                );
+            }
+        }
+    }
+}

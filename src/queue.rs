@@ -1,0 +1,624 @@
+// SPDX-License-Identifier: GPL-2.0
+//! A kring queue: four priority rings, payload slots and the kernel's private state.
+//!
+//! # Lock order (outermost first)
+//!
+//! 1. `registry::REGISTRY` (global mutex: the name table)
+//! 2. `Queue::inner` (mutex: everything that changes)
+//!
+//! `Queue::inner` is a mutex, not a spinlock, because user memory is copied while holding it
+//! (payload in and out). That is safe because `->mmap`, which runs under `mmap_lock`, never
+//! takes it: a page fault during those copies cannot deadlock with a concurrent `mmap`.
+//!
+//! # Trust
+//!
+//! The kernel keeps private copies of every index (`Inner::tails`, `Inner::heads`) and of every
+//! entry's slot, length and sequence (`Inner::meta`). The only shared value it reads back is the
+//! receiver's consumer index of each ring, read once per sync and accepted only if it moves
+//! forward and not past the tail (`ring::accept_head`); anything else is ignored and reported to
+//! the receiver as `EUCLEAN`. Nothing user space writes can make the kernel index out of range.
+
+use core::mem::offset_of;
+
+use kernel::{
+    bindings,
+    new_mutex,
+    prelude::*,
+    static_lock_class,
+    sync::{
+        atomic::{
+            Acquire,
+            Full,
+            Relaxed,
+            Release, //
+        },
+        barrier::smp_mb,
+        lock::{
+            mutex::MutexBackend,
+            Guard, //
+        },
+        poll::PollCondVarBox,
+        Arc,
+        CondVarTimeoutResult,
+        Mutex, //
+    },
+    time::{
+        msecs_to_jiffies,
+        Jiffies, //
+    },
+};
+
+use crate::{
+    ring::{
+        self,
+        Geometry, //
+    },
+    shm::SharedMem,
+    uapi::*,
+};
+
+/// Kernel-private record of one ring position.
+#[derive(Clone, Copy, Default)]
+struct Meta {
+    slot: u32,
+    len: u32,
+    seq: u64,
+}
+
+/// The state of a queue that changes, protected by `Queue::inner`.
+struct Inner {
+    /// Producer index of each priority ring (the kernel's own copy).
+    tails: [u32; KRING_NR_PRIO],
+    /// Consumer index of each priority ring, as last accepted from the receiver.
+    heads: [u32; KRING_NR_PRIO],
+    /// Last sequence number handed out.
+    seq: u64,
+    send_count: u64,
+    recv_count: u64,
+    /// Free payload slots (a stack). Its capacity is `ring_size`, so pushes never allocate.
+    free: KVVec<u32>,
+    /// `KRING_NR_PRIO * ring_size` records, ring `p` at `p * ring_size`.
+    meta: KVVec<Meta>,
+    /// Bound fds with `KRING_RIGHT_SEND`.
+    senders: u32,
+    /// Whether an fd with `KRING_RIGHT_RECV` is bound.
+    receiver: bool,
+    /// Whether the queue is in the name table.
+    named: bool,
+    /// Whether `KRING_HDR_WAKE_SENDERS` is set in the header.
+    wake_senders: bool,
+    /// The last consumer index read from the consumer page was refused.
+    corrupt: bool,
+}
+
+type InnerGuard<'a> = Guard<'a, Inner, MutexBackend>;
+
+/// A queue. Shared (`Arc`) by the fds bound to it and, while named, by the name table.
+#[pin_data]
+pub(crate) struct Queue {
+    pub(crate) geo: Geometry,
+    pub(crate) schema: u32,
+    pub(crate) mode: u32,
+    pub(crate) uid: bindings::kuid_t,
+    pub(crate) gid: bindings::kgid_t,
+    pub(crate) header: SharedMem,
+    pub(crate) consumer: SharedMem,
+    pub(crate) entries: SharedMem,
+    pub(crate) payload: SharedMem,
+    #[pin]
+    inner: Mutex<Inner>,
+    /// Woken on every change a waiter or poller may care about.
+    wait: PollCondVarBox,
+}
+
+fn head_off(p: usize) -> usize {
+    offset_of!(KringConsumer, head) + 4 * p
+}
+fn tail_off(p: usize) -> usize {
+    offset_of!(KringHeader, tail) + 4 * p
+}
+
+/// Converts a relative timeout into jiffies; `None` means infinite.
+fn timeout_jiffies(timeout_ms: u32) -> Option<Jiffies> {
+    if timeout_ms == KRING_TIMEOUT_INFINITE {
+        None
+    } else {
+        Some(msecs_to_jiffies(timeout_ms))
+    }
+}
+
+impl Queue {
+    /// Creates a queue with geometry `geo`, owned by `uid`/`gid` with permission bits `mode`.
+    pub(crate) fn new(
+        geo: Geometry,
+        schema: u32,
+        mode: u32,
+        uid: bindings::kuid_t,
+        gid: bindings::kgid_t,
+    ) -> Result<Arc<Self>> {
+        let rs = geo.ring_size as usize;
+        let header = SharedMem::new(geo.header_len as usize)?;
+        let consumer = SharedMem::new(geo.consumer_len as usize)?;
+        let entries = SharedMem::new(geo.entries_len as usize)?;
+        let payload = SharedMem::new(geo.payload_len as usize)?;
+
+        let mut free = KVVec::with_capacity(rs, GFP_KERNEL_ACCOUNT)?;
+        for slot in (0..geo.ring_size).rev() {
+            free.push(slot, GFP_KERNEL_ACCOUNT)?;
+        }
+        let n = KRING_NR_PRIO * rs;
+        let mut meta = KVVec::with_capacity(n, GFP_KERNEL_ACCOUNT)?;
+        for _ in 0..n {
+            meta.push(Meta::default(), GFP_KERNEL_ACCOUNT)?;
+        }
+
+        header.write(
+            0,
+            KringHeader {
+                magic: KRING_HEADER_MAGIC,
+                ring_size: geo.ring_size,
+                ring_mask: geo.mask(),
+                slot_size: geo.slot_size,
+                max_msg_size: geo.max_msg_size,
+                flags: 0,
+                seq: 0,
+                reserved0: 0,
+                tail: [0; KRING_NR_PRIO],
+                send_count: 0,
+                reserved: [0; 3],
+            },
+        )?;
+
+        let wait = PollCondVarBox::new(c"kring_queue", static_lock_class!())?;
+        Arc::pin_init(
+            try_pin_init!(Self {
+                geo,
+                schema,
+                mode,
+                uid,
+                gid,
+                header,
+                consumer,
+                entries,
+                payload,
+                inner <- new_mutex!(Inner {
+                    tails: [0; KRING_NR_PRIO],
+                    heads: [0; KRING_NR_PRIO],
+                    seq: 0,
+                    send_count: 0,
+                    recv_count: 0,
+                    free,
+                    meta,
+                    senders: 0,
+                    receiver: false,
+                    named: false,
+                    wake_senders: false,
+                    corrupt: false,
+                }),
+                wait,
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    fn meta_index(&self, p: usize, idx: u32) -> usize {
+        p * self.geo.ring_size as usize + (idx & self.geo.mask()) as usize
+    }
+
+    /// Messages queued, by the kernel's accepted indices.
+    fn queued(inner: &Inner) -> u32 {
+        (0..KRING_NR_PRIO).fold(0u32, |n, p| {
+            n.saturating_add(ring::ring_len(inner.heads[p], inner.tails[p]))
+        })
+    }
+
+    /// Reads the receiver's consumer indices once, accepts those that are valid and frees the
+    /// slots of the messages consumed since the last sync.
+    fn sync_heads(&self, inner: &mut Inner) {
+        for p in 0..KRING_NR_PRIO {
+            let user = match self.consumer.atomic_u32(head_off(p)) {
+                Ok(a) => a.load(Acquire),
+                Err(_) => continue,
+            };
+            match ring::accept_head(inner.heads[p], user, inner.tails[p]) {
+                Some(h) => {
+                    while inner.heads[p] != h {
+                        let i = self.meta_index(p, inner.heads[p]);
+                        if let Some(m) = inner.meta.get(i).copied() {
+                            // Cannot fail: at most ring_size slots are ever out.
+                            let _ = inner.free.push_within_capacity(m.slot);
+                        }
+                        inner.heads[p] = inner.heads[p].wrapping_add(1);
+                        inner.recv_count += 1;
+                    }
+                }
+                None => inner.corrupt = true,
+            }
+        }
+    }
+
+    /// Publishes `tails` and `send_count` to the header under its sequence count.
+    fn publish(&self, inner: &Inner) {
+        let Ok(seq) = self.header.atomic_u32(offset_of!(KringHeader, seq)) else { return };
+        let s = seq.load(Relaxed);
+        seq.store(s.wrapping_add(1), Relaxed);
+        smp_mb(Full);
+        if let Ok(c) = self.header.atomic_u64(offset_of!(KringHeader, send_count)) {
+            c.store(inner.send_count, Relaxed);
+        }
+        for p in 0..KRING_NR_PRIO {
+            if let Ok(t) = self.header.atomic_u32(tail_off(p)) {
+                t.store(inner.tails[p], Release);
+            }
+        }
+        seq.store(s.wrapping_add(2), Release);
+    }
+
+    fn set_wake_senders(&self, inner: &mut Inner, on: bool) {
+        if inner.wake_senders == on {
+            return;
+        }
+        inner.wake_senders = on;
+        if let Ok(f) = self.header.atomic_u32(offset_of!(KringHeader, flags)) {
+            f.store(if on { KRING_HDR_WAKE_SENDERS } else { 0 }, Release);
+        }
+    }
+
+    /// Whether a full queue has room after the receiver's latest progress. If not, asks the
+    /// receiver to call `KRING_IOC_NOTIFY` when it consumes (flag, full barrier, re-read: pairs
+    /// with the receiver's head store, full barrier, flag load, so no wakeup is lost).
+    fn has_room(&self, inner: &mut Inner) -> bool {
+        self.sync_heads(inner);
+        if Self::queued(inner) < self.geo.ring_size {
+            return true;
+        }
+        self.set_wake_senders(inner, true);
+        smp_mb(Full);
+        self.sync_heads(inner);
+        Self::queued(inner) < self.geo.ring_size
+    }
+
+    /// Sleeps once on the queue's wait queue. `left` is the remaining time (`None`: infinite).
+    fn sleep(&self, guard: &mut InnerGuard<'_>, left: &mut Option<Jiffies>) -> Result {
+        match left {
+            None => {
+                if self.wait.wait_interruptible(guard) {
+                    return Err(EINTR);
+                }
+            }
+            Some(0) => return Err(ETIMEDOUT),
+            Some(j) => match self.wait.wait_interruptible_timeout(guard, *j) {
+                CondVarTimeoutResult::Signal { .. } => return Err(EINTR),
+                CondVarTimeoutResult::Timeout => *left = Some(0),
+                CondVarTimeoutResult::Woken { jiffies } => *left = Some(jiffies),
+            },
+        }
+        Ok(())
+    }
+
+    /// Waits until the queue has room. Errors: `ENOSPC` (full, no wait asked), `EPIPE` (no
+    /// receiver can ever exist), `ETIMEDOUT`, `EINTR`.
+    fn wait_room(&self, guard: &mut InnerGuard<'_>, timeout_ms: u32) -> Result {
+        let mut left = timeout_jiffies(timeout_ms);
+        loop {
+            if !guard.receiver && !guard.named {
+                return Err(EPIPE);
+            }
+            if self.has_room(guard) {
+                return Ok(());
+            }
+            if timeout_ms == 0 {
+                return Err(ENOSPC);
+            }
+            self.sleep(guard, &mut left)?;
+        }
+    }
+
+    /// Accepts one message whose payload `fill` writes into its slot. The caller made sure
+    /// there is room. On error nothing changes.
+    fn enqueue(
+        &self,
+        inner: &mut Inner,
+        prio: u8,
+        len: u32,
+        fill: impl FnOnce(&SharedMem, usize) -> Result,
+    ) -> Result {
+        let p = prio as usize;
+        let slot = inner.free.pop().ok_or(ENOSPC)?;
+        let off = self.geo.slot_offset(slot).ok_or(EINVAL)? as usize;
+        if let Err(e) = fill(&self.payload, off) {
+            let _ = inner.free.push_within_capacity(slot);
+            return Err(e);
+        }
+        let idx = inner.tails[p];
+        let seq = inner.seq + 1;
+        let entry = KringEntry {
+            seq,
+            len,
+            slot,
+            priority: prio,
+            kind: KRING_KIND_INLINE,
+            flags: 0,
+            reserved: 0,
+            reserved2: 0,
+        };
+        let eoff = self.geo.entry_offset(p, idx).ok_or(EINVAL)? as usize;
+        self.entries.write(eoff, entry)?;
+        let mi = self.meta_index(p, idx);
+        if let Some(m) = inner.meta.get_mut(mi) {
+            *m = Meta { slot, len, seq };
+        }
+        inner.seq = seq;
+        inner.tails[p] = idx.wrapping_add(1);
+        inner.send_count += 1;
+        self.publish(inner);
+        Ok(())
+    }
+
+    /// `KRING_IOC_SEND`: copies one message from user memory.
+    pub(crate) fn send(&self, args: &KringSend, timeout_ms: u32) -> Result {
+        if !ring::valid_priority(args.priority) || args.flags != 0 || args.pad != [0; 3] {
+            return Err(EINVAL);
+        }
+        if args.len > self.geo.max_msg_size {
+            return Err(EMSGSIZE);
+        }
+        let addr = usize::try_from(args.addr).map_err(|_| EFAULT)?;
+        let mut reader =
+            kernel::uaccess::UserSlice::new(UserPtr::from_addr(addr), args.len as usize).reader();
+        let mut g = self.inner.lock();
+        self.wait_room(&mut g, timeout_ms)?;
+        self.enqueue(&mut g, args.priority, args.len, |mem, off| {
+            mem.copy_from_user(off, &mut reader, args.len as usize)
+        })?;
+        drop(g);
+        self.wait.notify_all();
+        Ok(())
+    }
+
+    /// `KRING_IOC_ENTER`: accepts `sqe[start..start+count)` from `submit`, a sender's
+    /// submission area, in order. Stops at the first invalid entry (returning its error if it
+    /// is the first) or, without `KRING_ENTER_WAIT`, when the queue is full.
+    pub(crate) fn enter(&self, submit: &SharedMem, args: &KringEnter, timeout_ms: u32) -> Result<u32> {
+        if args.flags & !KRING_ENTER_WAIT != 0 || args.reserved != 0 || args.submitted != 0 {
+            return Err(EINVAL);
+        }
+        let end = args.start.checked_add(args.count).ok_or(EINVAL)?;
+        if end > self.geo.sq_entries {
+            return Err(EINVAL);
+        }
+        let wait_ms = if args.flags & KRING_ENTER_WAIT != 0 { timeout_ms } else { 0 };
+        let data_off = self.geo.sq_data_offset as usize;
+        let mut done = 0u32;
+        let mut g = self.inner.lock();
+        let mut left = timeout_jiffies(wait_ms);
+        let mut result = Ok(());
+        for i in args.start..end {
+            // Read the entry once, into kernel memory; validate only the copy.
+            let sqe: KringSqe = match submit.read(i as usize * core::mem::size_of::<KringSqe>()) {
+                Ok(s) => s,
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            };
+            let (from, _) = match ring::check_sqe(&sqe, self.geo.sq_data_size, self.geo.max_msg_size) {
+                Ok(r) => r,
+                Err(ring::ArgError::TooLarge) => {
+                    result = Err(EMSGSIZE);
+                    break;
+                }
+                Err(_) => {
+                    result = Err(EINVAL);
+                    break;
+                }
+            };
+            // Wait for room (the total timeout is shared by the whole batch).
+            let room = loop {
+                if !g.receiver && !g.named {
+                    break Err(EPIPE);
+                }
+                if self.has_room(&mut g) {
+                    break Ok(());
+                }
+                if wait_ms == 0 {
+                    break Err(ENOSPC);
+                }
+                if done > 0 {
+                    // Let the receiver see what was accepted so far while we sleep.
+                    self.wait.notify_all();
+                }
+                if let Err(e) = self.sleep(&mut g, &mut left) {
+                    break Err(e);
+                }
+            };
+            if let Err(e) = room {
+                result = Err(e);
+                break;
+            }
+            let r = self.enqueue(&mut g, sqe.priority, sqe.len, |mem, off| {
+                mem.copy_from(off, submit, data_off + from as usize, sqe.len as usize)
+            });
+            if let Err(e) = r {
+                result = Err(e);
+                break;
+            }
+            done += 1;
+        }
+        drop(g);
+        if done > 0 {
+            self.wait.notify_all();
+            return Ok(done);
+        }
+        result.map(|()| 0)
+    }
+
+    /// The highest-priority pending message: `(priority, meta)`.
+    fn next(&self, inner: &Inner) -> Option<(usize, Meta)> {
+        let p = ring::next_priority(&inner.heads, &inner.tails)?;
+        let m = inner.meta.get(self.meta_index(p, inner.heads[p])).copied()?;
+        Some((p, m))
+    }
+
+    /// Waits until a message is pending. Errors: `EAGAIN` (empty, no wait asked), `EPIPE` (no
+    /// sender can ever exist), `ETIMEDOUT`, `EINTR`.
+    fn wait_message(&self, guard: &mut InnerGuard<'_>, timeout_ms: u32) -> Result {
+        let mut left = timeout_jiffies(timeout_ms);
+        loop {
+            self.sync_heads(guard);
+            if Self::queued(guard) > 0 {
+                return Ok(());
+            }
+            if guard.senders == 0 && !guard.named {
+                return Err(EPIPE);
+            }
+            if timeout_ms == 0 {
+                return Err(EAGAIN);
+            }
+            self.sleep(guard, &mut left)?;
+        }
+    }
+
+    /// `KRING_IOC_RECV`: copies the next message out to user memory. `out` receives the
+    /// message's description, also when the buffer is too small (`EOVERFLOW`), in which case
+    /// the message stays queued.
+    pub(crate) fn recv(&self, args: &KringRecv, timeout_ms: u32, out: &mut KringRecv) -> Result {
+        if args.flags & !KRING_RECV_PEEK != 0 {
+            return Err(EINVAL);
+        }
+        let mut g = self.inner.lock();
+        self.wait_message(&mut g, timeout_ms)?;
+        let (p, m) = self.next(&g).ok_or(EAGAIN)?;
+        out.msg_len = m.len;
+        out.seq = m.seq;
+        out.priority = p as u8;
+        out.kind = KRING_KIND_INLINE;
+        if m.len > args.len {
+            return Err(EOVERFLOW);
+        }
+        let addr = usize::try_from(args.addr).map_err(|_| EFAULT)?;
+        let mut writer = kernel::uaccess::UserSlice::new(UserPtr::from_addr(addr), m.len as usize).writer();
+        let off = self.geo.slot_offset(m.slot).ok_or(EINVAL)? as usize;
+        self.payload.copy_to_user(off, &mut writer, m.len as usize)?;
+        if args.flags & KRING_RECV_PEEK == 0 {
+            let _ = g.free.push_within_capacity(m.slot);
+            g.heads[p] = g.heads[p].wrapping_add(1);
+            g.recv_count += 1;
+            // Keep the mapped view in step: the consumer page is the receiver's, and it
+            // consumed through the kernel.
+            if let Ok(h) = self.consumer.atomic_u32(head_off(p)) {
+                h.store(g.heads[p], Release);
+            }
+            self.set_wake_senders(&mut g, false);
+            drop(g);
+            self.wait.notify_all();
+        }
+        Ok(())
+    }
+
+    /// `KRING_IOC_WAIT`: sleeps until a message is pending. `EUCLEAN` if the receiver published
+    /// an invalid consumer index.
+    pub(crate) fn wait_for_message(&self, timeout_ms: u32) -> Result {
+        let mut g = self.inner.lock();
+        let r = self.wait_message(&mut g, timeout_ms);
+        if core::mem::take(&mut g.corrupt) {
+            return Err(EUCLEAN);
+        }
+        r
+    }
+
+    /// `KRING_IOC_NOTIFY`: the receiver consumed through its mapping; frees slots and wakes
+    /// senders waiting for room. `EUCLEAN` if it published an invalid consumer index.
+    pub(crate) fn notify(&self) -> Result {
+        let mut g = self.inner.lock();
+        self.sync_heads(&mut g);
+        self.set_wake_senders(&mut g, false);
+        let corrupt = core::mem::take(&mut g.corrupt);
+        drop(g);
+        self.wait.notify_all();
+        if corrupt {
+            Err(EUCLEAN)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Readiness for `poll`: `(readable, writable, hangup)` for an fd with `rights`.
+    pub(crate) fn readiness(&self, rights: u32) -> (bool, bool, bool) {
+        let mut g = self.inner.lock();
+        self.sync_heads(&mut g);
+        let readable = rights & KRING_RIGHT_RECV != 0 && Self::queued(&g) > 0;
+        let writable = rights & KRING_RIGHT_SEND != 0 && self.has_room(&mut g);
+        let mut hangup = false;
+        if rights & KRING_RIGHT_RECV != 0 && !readable && g.senders == 0 && !g.named {
+            hangup = true;
+        }
+        if rights & KRING_RIGHT_SEND != 0 && !g.receiver && !g.named {
+            hangup = true;
+        }
+        (readable, writable, hangup)
+    }
+
+    /// Registers an fd with `rights`. `EBUSY` if it asks to receive and the queue already has
+    /// a receiver.
+    pub(crate) fn attach(&self, rights: u32) -> Result {
+        let mut g = self.inner.lock();
+        if rights & KRING_RIGHT_RECV != 0 {
+            if g.receiver {
+                return Err(EBUSY);
+            }
+            g.receiver = true;
+        }
+        if rights & KRING_RIGHT_SEND != 0 {
+            g.senders += 1;
+        }
+        Ok(())
+    }
+
+    /// Unregisters an fd with `rights` (it was closed) and wakes waiters, who may now be
+    /// disconnected.
+    pub(crate) fn detach(&self, rights: u32) {
+        let mut g = self.inner.lock();
+        if rights & KRING_RIGHT_RECV != 0 {
+            g.receiver = false;
+        }
+        if rights & KRING_RIGHT_SEND != 0 {
+            g.senders = g.senders.saturating_sub(1);
+        }
+        drop(g);
+        self.wait.notify_all();
+    }
+
+    /// Marks the queue named or not (called by the registry, under its lock).
+    pub(crate) fn set_named(&self, named: bool) {
+        self.inner.lock().named = named;
+        self.wait.notify_all();
+    }
+
+    /// The counters and configuration for `KRING_IOC_INFO`.
+    pub(crate) fn info(&self, out: &mut KringInfo) {
+        let mut g = self.inner.lock();
+        self.sync_heads(&mut g);
+        out.ring_size = self.geo.ring_size;
+        out.max_msg_size = self.geo.max_msg_size;
+        out.schema = self.schema;
+        out.slot_size = self.geo.slot_size;
+        out.sq_entries = self.geo.sq_entries;
+        out.sq_data_size = self.geo.sq_data_size;
+        out.mode = self.mode;
+        out.flags = if g.named { KRING_INFO_NAMED } else { 0 };
+        out.len = Self::queued(&g) as u64;
+        out.send_count = g.send_count;
+        out.recv_count = g.recv_count;
+        out.header_len = self.geo.header_len;
+        out.consumer_len = self.geo.consumer_len;
+        out.entries_len = self.geo.entries_len;
+        out.payload_len = self.geo.payload_len;
+        out.submit_len = self.geo.submit_len;
+    }
+
+    /// Waits on the queue's poll wait queue (for `poll`).
+    pub(crate) fn poll_wait(&self, file: &kernel::fs::File, table: &kernel::sync::poll::PollTable<'_>) {
+        table.register_wait(file, &self.wait);
+    }
+}
