@@ -47,6 +47,49 @@ pub enum Error {
         /// The operation that failed.
         op: &'static str,
     },
+    /// `QueueFull`: no room for the message (`ENOSPC`).
+    QueueFull,
+    /// `QueueEmpty`: no message is queued (`EAGAIN`).
+    QueueEmpty,
+    /// `MessageTooLarge`: the payload exceeds the queue's `max_msg_size` (`EMSGSIZE`).
+    MessageTooLarge,
+    /// `Timeout`: the wait ended before a message or room arrived (`ETIMEDOUT`).
+    Timeout,
+    /// `BufferTooSmall`: the next message needs `needed` bytes; it stays queued (`EOVERFLOW`).
+    BufferTooSmall {
+        /// Size of the next message.
+        needed: usize,
+    },
+    /// `NotPermitted`: the queue's owner and mode do not allow this (`EACCES`).
+    NotPermitted {
+        /// The operation that was refused.
+        op: &'static str,
+    },
+    /// `NotFound`: no queue has this name (`ENOENT`).
+    NotFound,
+    /// `AlreadyExists`: a queue already has this name (`EEXIST`).
+    AlreadyExists,
+    /// `OutOfMemory`: over the module's per-queue memory limit, or no memory (`ENOMEM`).
+    OutOfMemory,
+    /// `ReceiverBusy`: the queue already has its one receiver (`EBUSY`).
+    ReceiverBusy,
+    /// `Disconnected`: the other side can no longer exist: the queue has no name and no peer
+    /// fd (`EPIPE`).
+    Disconnected,
+    /// `Interrupted`: a signal arrived while waiting (`EINTR`).
+    Interrupted,
+    /// `NotBound`: the fd is not bound to a queue (`ENOTCONN`).
+    NotBound,
+    /// `AlreadyBound`: the fd is already bound to a queue (`EISCONN`).
+    AlreadyBound,
+    /// `NoRight`: the fd was not opened with the right for this (`EBADF`).
+    NoRight {
+        /// The operation that was refused.
+        op: &'static str,
+    },
+    /// `CorruptRing`: the receiver's consumer page holds an impossible index, or a mapped
+    /// entry is out of range (`EUCLEAN`).
+    CorruptRing,
     /// Any other operating-system error.
     Os {
         /// The operation that failed.
@@ -75,6 +118,29 @@ impl Error {
         }
     }
 
+    /// Maps an errno from a queue operation `op` to its named error.
+    pub(crate) fn from_queue_errno(errno: Errno, op: &'static str) -> Self {
+        match errno {
+            Errno::NOSPC => Error::QueueFull,
+            Errno::AGAIN => Error::QueueEmpty,
+            Errno::MSGSIZE => Error::MessageTooLarge,
+            Errno::TIMEDOUT => Error::Timeout,
+            Errno::OVERFLOW => Error::BufferTooSmall { needed: 0 },
+            Errno::ACCESS | Errno::PERM => Error::NotPermitted { op },
+            Errno::NOENT => Error::NotFound,
+            Errno::EXIST => Error::AlreadyExists,
+            Errno::NOMEM => Error::OutOfMemory,
+            Errno::BUSY => Error::ReceiverBusy,
+            Errno::PIPE => Error::Disconnected,
+            Errno::INTR => Error::Interrupted,
+            Errno::NOTCONN => Error::NotBound,
+            Errno::ISCONN => Error::AlreadyBound,
+            Errno::BADF => Error::NoRight { op },
+            Errno::UCLEAN => Error::CorruptRing,
+            e => Error::from_ioctl(e, op),
+        }
+    }
+
     /// The raw error number behind this error, if it came from the kernel.
     pub fn errno(&self) -> Option<i32> {
         match self {
@@ -84,6 +150,22 @@ impl Error {
             Error::InvalidArgument { .. } => Some(Errno::INVAL.raw_os_error()),
             Error::BadAddress { .. } => Some(Errno::FAULT.raw_os_error()),
             Error::Os { errno, .. } => Some(errno.raw_os_error()),
+            Error::QueueFull => Some(Errno::NOSPC.raw_os_error()),
+            Error::QueueEmpty => Some(Errno::AGAIN.raw_os_error()),
+            Error::MessageTooLarge => Some(Errno::MSGSIZE.raw_os_error()),
+            Error::Timeout => Some(Errno::TIMEDOUT.raw_os_error()),
+            Error::BufferTooSmall { .. } => Some(Errno::OVERFLOW.raw_os_error()),
+            Error::NotPermitted { .. } => Some(Errno::ACCESS.raw_os_error()),
+            Error::NotFound => Some(Errno::NOENT.raw_os_error()),
+            Error::AlreadyExists => Some(Errno::EXIST.raw_os_error()),
+            Error::OutOfMemory => Some(Errno::NOMEM.raw_os_error()),
+            Error::ReceiverBusy => Some(Errno::BUSY.raw_os_error()),
+            Error::Disconnected => Some(Errno::PIPE.raw_os_error()),
+            Error::Interrupted => Some(Errno::INTR.raw_os_error()),
+            Error::NotBound => Some(Errno::NOTCONN.raw_os_error()),
+            Error::AlreadyBound => Some(Errno::ISCONN.raw_os_error()),
+            Error::NoRight { .. } => Some(Errno::BADF.raw_os_error()),
+            Error::CorruptRing => Some(Errno::UCLEAN.raw_os_error()),
             Error::AbiMismatch { .. } => None,
         }
     }
@@ -106,6 +188,22 @@ impl fmt::Display for Error {
             ),
             Error::InvalidArgument { op } => write!(f, "{op}: invalid argument"),
             Error::BadAddress { op } => write!(f, "{op}: bad user address"),
+            Error::QueueFull => write!(f, "queue full"),
+            Error::QueueEmpty => write!(f, "queue empty"),
+            Error::MessageTooLarge => write!(f, "message larger than the queue's max_msg_size"),
+            Error::Timeout => write!(f, "timed out"),
+            Error::BufferTooSmall { needed } => write!(f, "buffer too small: the next message needs {needed} bytes"),
+            Error::NotPermitted { op } => write!(f, "{op}: not permitted by the queue's owner and mode"),
+            Error::NotFound => write!(f, "no queue has this name"),
+            Error::AlreadyExists => write!(f, "a queue with this name already exists"),
+            Error::OutOfMemory => write!(f, "out of memory (or over kring's per-queue limit)"),
+            Error::ReceiverBusy => write!(f, "the queue already has a receiver"),
+            Error::Disconnected => write!(f, "disconnected: no peer can ever use the other end"),
+            Error::Interrupted => write!(f, "interrupted by a signal"),
+            Error::NotBound => write!(f, "the fd is not bound to a queue"),
+            Error::AlreadyBound => write!(f, "the fd is already bound to a queue"),
+            Error::NoRight { op } => write!(f, "{op}: this handle was not opened with that right"),
+            Error::CorruptRing => write!(f, "the shared ring holds an impossible value"),
             Error::Os { op, errno } => write!(f, "{op}: {errno}"),
         }
     }

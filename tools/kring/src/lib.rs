@@ -15,6 +15,7 @@
 #![warn(missing_docs)]
 
 mod error;
+mod queue;
 mod sys;
 
 /// The kring ABI shared with the kernel module (`src/uapi.rs`): structs, constants, ioctl numbers.
@@ -29,6 +30,24 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 pub use error::Error;
+pub use queue::{
+    CreateOptions, KernelQueue, MessageInfo, MsgPriority, PayloadKind, Queue, QueueConfig, Receiver, Sender,
+};
+
+/// Plain ABI structs: `#[repr(C)]`, integers only, no padding, valid for any bytes.
+///
+/// # Safety
+///
+/// Only for types that satisfy the above (checked by the layout asserts in `uapi`).
+pub(crate) unsafe trait Plain {}
+// SAFETY: all four are `#[repr(C)]` integer-only structs without padding (see `uapi`).
+unsafe impl Plain for uapi::KringEntry {}
+// SAFETY: as above.
+unsafe impl Plain for uapi::KringSqe {}
+// SAFETY: as above.
+unsafe impl Plain for uapi::KringHeader {}
+// SAFETY: as above.
+unsafe impl Plain for uapi::KringConsumer {}
 
 /// Result type of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
