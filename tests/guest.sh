@@ -29,6 +29,7 @@ if [ -w "$kmemleak" ]; then
 	echo clear >"$kmemleak"
 fi
 
+echo "guest: up $(cut -d" " -f1 /proc/uptime) s when the tests start"
 marker="kring-test-marker-$$-$(date +%s%N)"
 echo "$marker" >/dev/kmsg
 

@@ -6,7 +6,9 @@ KRING_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$KRING_ROOT/tools/versions.env"
 
 KRING_CACHE="${KRING_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kring}"
-export PATH="$HOME/.cargo/bin:$PATH"
+# cargo-installed tools (bindgen) and pip-installed scripts (vng) may not be on PATH yet.
+PY_SCRIPTS="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))' 2>/dev/null || true)"
+export PATH="$HOME/.cargo/bin:${PY_SCRIPTS:+$PY_SCRIPTS:}$PATH"
 
 step() { printf '[kring] %-28s %s\n' "$1" "$2"; }
 die() { printf '[kring] ERROR: %s\n' "$*" >&2; exit 1; }

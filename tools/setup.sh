@@ -68,6 +68,7 @@ else
 	step "virtme-ng" "installing $VIRTME_NG_VERSION from PyPI"
 	python3 -m pip install --quiet --disable-pip-version-check "virtme-ng==$VIRTME_NG_VERSION" 2>&1 |
 		grep -v 'Running pip as the' || true
+	command -v pyenv >/dev/null && pyenv rehash 2>/dev/null || true
 	hash -r
 	command -v vng >/dev/null || die "virtme-ng installed but vng is not on PATH"
 fi
