@@ -42,11 +42,6 @@ plain_abi!(
     KringEnter, KringWait, KringSqe
 );
 
-extern "C" {
-    /// `kernel/user_namespace.c`, `EXPORT_SYMBOL`; not in the generated bindings.
-    fn from_kgid(to: *mut c_void, gid: bindings::kgid_t) -> bindings::gid_t;
-}
-
 /// A queue binding: what a bound fd holds.
 struct Binding {
     queue: Arc<Queue>,
@@ -85,49 +80,36 @@ impl Drop for Binding {
     }
 }
 
-/// The credentials an access check uses: those of the process that opened `/dev/kring`.
+/// The credentials of the calling task, for access checks (as `open(2)` and `mq_open(3)`
+/// check the caller, not whoever opened some earlier fd).
 struct Creds {
     euid: bindings::kuid_t,
     egid: bindings::kgid_t,
 }
 
 impl Creds {
-    fn of(f: &File) -> Self {
-        let cred = f.cred().as_ptr();
-        // SAFETY: `cred` is the file's `f_cred`, valid while the file is; `euid`/`egid` are
-        // plain values never changed after the cred is published.
-        unsafe { Self { euid: (*cred).euid, egid: (*cred).egid } }
-    }
-
-    fn in_group(f: &File, gid: bindings::kgid_t) -> bool {
-        let c = Self::of(f);
-        if c.egid.val == gid.val {
-            return true;
-        }
-        let cred = f.cred().as_ptr();
-        // SAFETY: `group_info` of a live cred is valid and immutable; `groups_search` only reads.
-        unsafe { bindings::groups_search((*cred).group_info, gid) != 0 }
-    }
-
-    /// Whether the opener may bypass permission bits (`CAP_DAC_OVERRIDE` in the initial user
-    /// namespace: queues are global).
-    fn overrides(f: &File) -> bool {
-        // SAFETY: `f` is a valid file; `init_user_ns` is a static that lives forever and is
-        // only read by `file_ns_capable`.
+    fn current() -> Self {
+        // SAFETY: `get_current` is the running task; its `cred` pointer stays valid while the
+        // task runs this system call, and only the task itself could replace it.
         unsafe {
-            bindings::file_ns_capable(
-                f.as_ptr(),
-                core::ptr::addr_of_mut!(bindings::init_user_ns),
-                bindings::CAP_DAC_OVERRIDE as c_int,
-            )
+            let cred = (*bindings::get_current()).cred;
+            Self { euid: (*cred).euid, egid: (*cred).egid }
         }
     }
 
-    fn may(f: &File, q: &Queue, rights: u32) -> bool {
-        let c = Self::of(f);
+    /// Whether the caller may bypass permission bits (`CAP_DAC_OVERRIDE`; queues are global,
+    /// so the capability counts in the initial user namespace only).
+    fn overrides() -> bool {
+        // SAFETY: plain FFI call on the current task.
+        unsafe { bindings::capable(bindings::CAP_DAC_OVERRIDE as c_int) }
+    }
+
+    fn may(q: &Queue, rights: u32) -> bool {
+        let c = Self::current();
         let owner = c.euid.val == q.uid.val;
-        let group = !owner && Self::in_group(f, q.gid);
-        ring::mode_allows(q.mode, owner, group, rights) || Self::overrides(f)
+        // SAFETY: plain FFI call: effective gid and supplementary groups of the current task.
+        let group = !owner && unsafe { bindings::in_egroup_p(q.gid) } != 0;
+        ring::mode_allows(q.mode, owner, group, rights) || Self::overrides()
     }
 }
 
@@ -184,9 +166,9 @@ impl KringFile {
                 write_arg(arg, &KringVersion::current(KRING_RELEASE.as_bytes()))?;
                 Ok(0)
             }
-            KRING_IOC_CREATE => self.create(f, &read_arg::<KringCreate>(cmd, arg)?).map(|()| 0),
-            KRING_IOC_OPEN => self.open_named(f, &read_arg::<KringOpen>(cmd, arg)?).map(|()| 0),
-            KRING_IOC_UNLINK => Self::unlink(f, &read_arg::<KringUnlink>(cmd, arg)?).map(|()| 0),
+            KRING_IOC_CREATE => self.create(&read_arg::<KringCreate>(cmd, arg)?).map(|()| 0),
+            KRING_IOC_OPEN => self.open_named(&read_arg::<KringOpen>(cmd, arg)?).map(|()| 0),
+            KRING_IOC_UNLINK => Self::unlink(&read_arg::<KringUnlink>(cmd, arg)?).map(|()| 0),
             KRING_IOC_INFO => {
                 let b = self.bound()?;
                 // SAFETY-free zero value: every field is an integer.
@@ -197,13 +179,9 @@ impl KringFile {
                     consumer_len: 0, entries_len: 0, payload_len: 0, submit_len: 0,
                 };
                 b.queue.info(&mut info);
-                // SAFETY: FFI calls that only map ids into the caller's user namespace (-1 when
-                // unmapped); `current_user_ns` is valid for the current task.
-                unsafe {
-                    let ns = bindings::current_user_ns();
-                    info.uid = bindings::from_kuid(ns, b.queue.uid);
-                    info.gid = from_kgid(ns.cast(), b.queue.gid);
-                }
+                // Owner ids as the initial user namespace sees them (queues are global).
+                info.uid = b.queue.uid.val;
+                info.gid = b.queue.gid.val;
                 write_arg(arg, &info)?;
                 Ok(0)
             }
@@ -248,7 +226,7 @@ impl KringFile {
         }
     }
 
-    fn create(&self, f: &File, a: &KringCreate) -> Result {
+    fn create(&self, a: &KringCreate) -> Result {
         if self.binding.as_ref().is_some() {
             return Err(EISCONN);
         }
@@ -260,7 +238,7 @@ impl KringFile {
         if geo.queue_bytes() > module_parameters::max_queue_bytes.value() {
             return Err(ENOMEM);
         }
-        let c = Creds::of(f);
+        let c = Creds::current();
         let queue = Queue::new(geo, a.schema, a.mode, c.euid, c.egid)?;
         let binding = Binding::new(queue.clone(), a.rights)?;
         if let Some(name) = name {
@@ -274,7 +252,7 @@ impl KringFile {
         self.bind(binding)
     }
 
-    fn open_named(&self, f: &File, a: &KringOpen) -> Result {
+    fn open_named(&self, a: &KringOpen) -> Result {
         if self.binding.as_ref().is_some() {
             return Err(EISCONN);
         }
@@ -283,17 +261,17 @@ impl KringFile {
         }
         let name = name_of(&a.name)?.ok_or(EINVAL)?;
         let queue = registry::lookup(name)?;
-        if !Creds::may(f, &queue, a.rights) {
+        if !Creds::may(&queue, a.rights) {
             return Err(EACCES);
         }
         self.bind(Binding::new(queue, a.rights)?)
     }
 
-    fn unlink(f: &File, a: &KringUnlink) -> Result {
+    fn unlink(a: &KringUnlink) -> Result {
         let name = name_of(&a.name)?.ok_or(EINVAL)?;
         registry::remove(name, |q| {
             // Like a sticky directory: only the owner (or CAP_DAC_OVERRIDE) removes a name.
-            if Creds::of(f).euid.val == q.uid.val || Creds::overrides(f) {
+            if Creds::current().euid.val == q.uid.val || Creds::overrides() {
                 Ok(())
             } else {
                 Err(EACCES)

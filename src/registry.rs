@@ -80,10 +80,12 @@ pub(crate) fn remove_if(name: &[u8], queue: &Arc<Queue>) {
     let _ = remove(name, |q| if core::ptr::eq(q, &**queue) { Ok(()) } else { Err(ENOENT) });
 }
 
-/// Drops every name (module unload). Queues still bound to... nothing: an fd pins the module.
+/// Drops every name (module unload: no fd is open then, each one pins the module).
 pub(crate) fn clear() {
     let mut r = REGISTRY.lock();
     while let Some(e) = r.entries.pop() {
         e.queue.set_named(false);
     }
+    // The static outlives the module's data: free the table's buffer too.
+    r.entries = KVec::new();
 }

@@ -52,7 +52,8 @@ for bin in "$@"; do
 	echo "--- suite $name"
 	out="$("$bin" --test-threads=1 2>&1)"
 	rc=$?
-	echo "$out" | grep -E '^test |panicked|assert|left:|right:' || true
+	echo "$out" | grep -E '^test ' || true
+	echo "$out" | grep -E -A4 'panicked' || true
 	res="$(echo "$out" | grep -E '^test result:' | tail -1)"
 	if [ -z "$res" ]; then
 		fail "suite $name crashed (exit $rc) before reporting"

@@ -18,3 +18,10 @@ pub fn require_module() {
         "the kring module is not loaded: VM suites run inside the test VM (`make test`)"
     );
 }
+
+/// A queue name unique to this process and call site, so suites never collide.
+pub fn unique_name(tag: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!("t-{tag}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
