@@ -487,7 +487,11 @@ impl Queue {
             return Err(EINVAL);
         }
         let mut g = self.inner.lock();
-        self.wait_message(&mut g, timeout_ms)?;
+        let r = self.wait_message(&mut g, timeout_ms);
+        if core::mem::take(&mut g.corrupt) {
+            return Err(EUCLEAN);
+        }
+        r?;
         let (p, m) = self.next(&g).ok_or(EAGAIN)?;
         out.msg_len = m.len;
         out.seq = m.seq;

@@ -309,6 +309,11 @@ impl Queue {
         Receiver::from_fd(create_fd(config, opts, KRING_RIGHT_RECV)?)
     }
 
+    /// Creates a queue and returns a send-only handle; the receiver opens it by name.
+    pub fn create_sender(config: QueueConfig, opts: &CreateOptions<'_>) -> Result<Sender> {
+        Sender::from_fd(create_fd(config, opts, KRING_RIGHT_SEND)?)
+    }
+
     /// Opens the named queue to send (needs `w` in its mode for the caller).
     pub fn open_sender(name: &str) -> Result<Sender> {
         Sender::from_fd(open_fd(name, KRING_RIGHT_SEND)?)
