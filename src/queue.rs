@@ -487,6 +487,8 @@ impl Queue {
             return Err(EINVAL);
         }
         let mut g = self.inner.lock();
+        // Judge the consumer page as it is now, not as some earlier sync saw it.
+        g.corrupt = false;
         let r = self.wait_message(&mut g, timeout_ms);
         if core::mem::take(&mut g.corrupt) {
             return Err(EUCLEAN);
@@ -524,6 +526,7 @@ impl Queue {
     /// an invalid consumer index.
     pub(crate) fn wait_for_message(&self, timeout_ms: u32) -> Result {
         let mut g = self.inner.lock();
+        g.corrupt = false;
         let r = self.wait_message(&mut g, timeout_ms);
         if core::mem::take(&mut g.corrupt) {
             return Err(EUCLEAN);
@@ -535,6 +538,7 @@ impl Queue {
     /// senders waiting for room. `EUCLEAN` if it published an invalid consumer index.
     pub(crate) fn notify(&self) -> Result {
         let mut g = self.inner.lock();
+        g.corrupt = false;
         self.sync_heads(&mut g);
         self.set_wake_senders(&mut g, false);
         let corrupt = core::mem::take(&mut g.corrupt);
