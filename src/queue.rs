@@ -342,8 +342,15 @@ impl Queue {
             reserved: 0,
             reserved2: 0,
         };
-        let eoff = self.geo.entry_offset(p, idx).ok_or(EINVAL)? as usize;
-        self.entries.write(eoff, entry)?;
+        let written = self
+            .geo
+            .entry_offset(p, idx)
+            .ok_or(EINVAL)
+            .and_then(|eoff| self.entries.write(eoff as usize, entry));
+        if let Err(e) = written {
+            let _ = inner.free.push_within_capacity(slot);
+            return Err(e);
+        }
         let mi = self.meta_index(p, idx);
         if let Some(m) = inner.meta.get_mut(mi) {
             *m = Meta { slot, len, seq };

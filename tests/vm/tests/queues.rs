@@ -362,3 +362,35 @@ fn thousands_of_create_destroy_cycles() {
         drop(q); // a queued message must be freed with the queue
     }
 }
+
+#[test]
+fn binding_errors_not_bound_and_already_bound() {
+    use std::os::fd::AsFd;
+    require_module();
+    let fd = rustix::fs::open("/dev/kring", rustix::fs::OFlags::RDWR, rustix::fs::Mode::empty()).unwrap();
+    // SAFETY: KRING_IOC_INFO is _IOR of KringInfo, an integer-only struct.
+    let info = unsafe { rustix::ioctl::ioctl(fd.as_fd(), rustix::ioctl::Getter::<{ KRING_IOC_INFO }, KringInfo>::new()) };
+    assert_eq!(info.unwrap_err(), rustix::io::Errno::NOTCONN);
+    assert_eq!(kring::Sender::from_fd(fd).unwrap_err(), Error::NotBound);
+    // A bound fd cannot be bound again.
+    let q = anon(4, 8);
+    let arg = KringCreate { ring_size: 4, max_msg_size: 8, schema: 0, mode: 0o600, rights: KRING_RIGHTS_ALL, flags: 0, name: [0; KRING_NAME_MAX] };
+    // SAFETY: KRING_IOC_CREATE is _IOW of KringCreate, an integer-only struct.
+    let r = unsafe { rustix::ioctl::ioctl(q.as_fd(), rustix::ioctl::Setter::<{ KRING_IOC_CREATE }, KringCreate>::new(arg)) };
+    assert_eq!(r.unwrap_err(), rustix::io::Errno::ISCONN);
+    // Reserved fields must be zero.
+    let fd = rustix::fs::open("/dev/kring", rustix::fs::OFlags::RDWR, rustix::fs::Mode::empty()).unwrap();
+    let bad = KringCreate { flags: 1, ..arg };
+    // SAFETY: as above.
+    let r = unsafe { rustix::ioctl::ioctl(fd.as_fd(), rustix::ioctl::Setter::<{ KRING_IOC_CREATE }, KringCreate>::new(bad)) };
+    assert_eq!(r.unwrap_err(), rustix::io::Errno::INVAL);
+    let bad = KringCreate { rights: 0, ..arg };
+    // SAFETY: as above.
+    let r = unsafe { rustix::ioctl::ioctl(fd.as_fd(), rustix::ioctl::Setter::<{ KRING_IOC_CREATE }, KringCreate>::new(bad)) };
+    assert_eq!(r.unwrap_err(), rustix::io::Errno::INVAL);
+    // And an invalid priority in a copying send.
+    let s = KringSend { addr: 0, len: 0, priority: 4, pad: [0; 3], flags: 0, timeout_ms: 0 };
+    // SAFETY: KRING_IOC_SEND is _IOW of KringSend, an integer-only struct; len 0 reads nothing.
+    let r = unsafe { rustix::ioctl::ioctl(q.as_fd(), rustix::ioctl::Setter::<{ KRING_IOC_SEND }, KringSend>::new(s)) };
+    assert_eq!(r.unwrap_err(), rustix::io::Errno::INVAL);
+}

@@ -4,19 +4,86 @@
 //! ```text
 //! kring version [--device PATH]   print the module's ABI version and release
 //! kring demo    [--device PATH]   walk through what kring does, explaining each step
+//! kring send NAME PRIORITY TEXT   send one message to a named queue (PRIORITY: low|normal|high|urgent)
+//! kring recv NAME [TIMEOUT_MS]    receive one message from a named queue (as its receiver)
+//! kring info NAME                 show a named queue's configuration and counters
 //! ```
 
 use std::process::ExitCode;
 
-use kring::{uapi, Kring, DEVICE_PATH};
+use std::time::{Duration, Instant};
+
+use kring::{uapi, CreateOptions, Kring, MsgPriority, Queue, QueueConfig, DEVICE_PATH};
 
 fn usage() -> ExitCode {
-    eprintln!("usage: kring <version|demo> [--device PATH]");
+    eprintln!(
+        "usage: kring version|demo [--device PATH]\n       kring send NAME PRIORITY TEXT\n       \
+         kring recv NAME [TIMEOUT_MS]\n       kring info NAME"
+    );
     ExitCode::from(2)
 }
 
+fn parse_priority(s: &str) -> Option<MsgPriority> {
+    match s {
+        "low" => Some(MsgPriority::Low),
+        "normal" => Some(MsgPriority::Normal),
+        "high" => Some(MsgPriority::High),
+        "urgent" => Some(MsgPriority::Urgent),
+        _ => None,
+    }
+}
+
+fn queue_command(cmd: &str, args: &[String]) -> Option<Result<(), kring::Error>> {
+    Some(match (cmd, args) {
+        ("send", [name, prio, text]) => {
+            let p = parse_priority(prio)?;
+            Queue::open_sender(name).and_then(|tx| tx.send(text.as_bytes(), p))
+        }
+        ("recv", [name, rest @ ..]) if rest.len() <= 1 => {
+            let t = rest.first().and_then(|t| t.parse().ok()).map(Duration::from_millis);
+            Queue::open_receiver(name).and_then(|rx| {
+                let mut buf = vec![0u8; rx.config().max_msg_size as usize];
+                let m = rx.recv_typed_timeout(&mut buf, t)?;
+                println!("{:?} #{}: {}", m.priority, m.seq, String::from_utf8_lossy(&buf[..m.len]));
+                Ok(())
+            })
+        }
+        ("info", [name]) => Queue::open_sender(name).and_then(|tx| {
+            let i = tx.info()?;
+            println!(
+                "ring_size {} max_msg_size {} mode {:o} owner {}:{} len {} sent {} received {}",
+                i.ring_size, i.max_msg_size, i.mode, i.uid, i.gid, i.len, i.send_count, i.recv_count
+            );
+            Ok(())
+        }),
+        _ => return None,
+    })
+}
+
 fn main() -> ExitCode {
-    let mut args = std::env::args().skip(1);
+    let all: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(cmd) = all.first() {
+        if cmd == "demo-sender" {
+            return match all.get(1).map(|n| demo_sender(n)) {
+                Some(Ok(())) => ExitCode::SUCCESS,
+                Some(Err(e)) => {
+                    eprintln!("kring demo-sender: {e}");
+                    ExitCode::FAILURE
+                }
+                None => usage(),
+            };
+        }
+        if let Some(r) = queue_command(cmd, &all[1..]) {
+            return match r {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("kring {cmd}: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+    }
+    let mut args = all.into_iter();
     let Some(cmd) = args.next() else { return usage() };
     let mut device = DEVICE_PATH.to_string();
     while let Some(a) = args.next() {
@@ -70,6 +137,87 @@ fn demo(device: &str) -> Result<(), kring::Error> {
         Err(e) => println!("   ok: refused with a named error: {e}"),
         Ok(_) => println!("   unexpected: /dev/null was accepted as kring"),
     }
-    println!("Queues, priorities and zero-copy regions come with the next ABI revisions.");
+    queue_demo()?;
+    println!("Zero-copy regions and schema validation come with the next ABI revisions.");
+    Ok(())
+}
+
+/// What the second process of the demo sends: (priority, text), in sending order.
+const DEMO_MESSAGES: [(MsgPriority, &str); 8] = [
+    (MsgPriority::Low, "low #1: nightly report"),
+    (MsgPriority::Normal, "normal #1: resize image 17"),
+    (MsgPriority::Low, "low #2: refresh cache"),
+    (MsgPriority::High, "high #1: user is waiting"),
+    (MsgPriority::Normal, "normal #2: resize image 18"),
+    (MsgPriority::Urgent, "urgent #1: shut down worker 3"),
+    (MsgPriority::High, "high #2: user is waiting"),
+    (MsgPriority::Urgent, "urgent #2: disk almost full"),
+];
+
+fn demo_sender(name: &str) -> Result<(), kring::Error> {
+    let tx = Queue::open_sender(name)?;
+    if std::env::var_os("KRING_DEMO_DELAY").is_some() {
+        std::thread::sleep(Duration::from_millis(500));
+        return tx.send(b"late message: you were asleep until it came", MsgPriority::Normal);
+    }
+    for (p, text) in DEMO_MESSAGES {
+        println!("   [sender pid {}] send {:<7} {text}", std::process::id(), format!("{p:?}"));
+        tx.send(text.as_bytes(), p)?;
+    }
+    Ok(())
+}
+
+fn run_sender(name: &str, delay: bool) -> Result<std::process::Child, kring::Error> {
+    let exe = std::env::current_exe().map_err(|_| kring::Error::NotFound)?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args(["demo-sender", name]);
+    if delay {
+        cmd.env("KRING_DEMO_DELAY", "1");
+    }
+    cmd.spawn().map_err(|_| kring::Error::NotFound)
+}
+
+fn queue_demo() -> Result<(), kring::Error> {
+    let name = format!("demo-{}", std::process::id());
+    println!("4. Creating a named queue \"{name}\" (16 messages of up to 256 bytes, mode 0600).");
+    println!("   This process is its receiver; another process will open it by name to send.");
+    let rx = Queue::create_receiver(QueueConfig::new(16, 256), &CreateOptions { name: Some(&name), mode: 0o600 })?;
+    println!("5. Starting a second process that sends 8 messages of mixed priorities:");
+    let mut child = run_sender(&name, false)?;
+    let ok = child.wait().map(|s| s.success()).unwrap_or(false);
+    if !ok {
+        return Err(kring::Error::Disconnected);
+    }
+    println!(
+        "6. Counters, read from the shared ring header without a system call: len {}, available {}, sent {}, received {}.",
+        rx.len(),
+        rx.available(),
+        rx.send_count(),
+        rx.recv_count()
+    );
+    println!("7. Receiving everything. Urgent comes first, then High, Normal, Low; FIFO within each;");
+    println!("   the sequence numbers show the order in which the kernel accepted them:");
+    let mut buf = [0u8; 256];
+    while let Ok(m) = rx.recv_typed(&mut buf) {
+        println!("   got {:<7} seq {}  {}", format!("{:?}", m.priority), m.seq, String::from_utf8_lossy(&buf[..m.len]));
+    }
+    println!(
+        "   counters now: len {}, sent {}, received {}.",
+        rx.len(),
+        rx.send_count(),
+        rx.recv_count()
+    );
+    println!("8. Blocking receive: this process sleeps in the kernel until another process sends.");
+    let mut child = run_sender(&name, true)?;
+    let t0 = Instant::now();
+    let n = rx.recv_timeout(&mut buf, Some(Duration::from_secs(30)))?;
+    println!(
+        "   woke after {} ms with: {}",
+        t0.elapsed().as_millis(),
+        String::from_utf8_lossy(&buf[..n])
+    );
+    let _ = child.wait();
+    Queue::unlink(&name)?;
+    println!("9. Unlinked the name; the queue is freed when its last fd closes.");
     Ok(())
 }
