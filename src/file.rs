@@ -206,11 +206,27 @@ impl KringFile {
             KRING_IOC_ENTER => {
                 let args = read_arg::<KringEnter>(cmd, arg)?;
                 let b = self.bound()?;
-                let q = b.need(KRING_RIGHT_SEND)?;
-                let n = q.enter(b.submit_area()?, &args, Self::timeout(f, args.timeout_ms))?;
+                let getmsg = args.flags & KRING_ENTER_GETMSG != 0;
+                if getmsg {
+                    b.need(KRING_RIGHT_RECV)?;
+                }
+                let timeout = Self::timeout(f, args.timeout_ms);
+                let n = if args.count == 0 && args.start == 0 {
+                    // A pure wait needs no send right and no submission area.
+                    if !getmsg {
+                        return Err(EINVAL);
+                    }
+                    0
+                } else {
+                    let q = b.need(KRING_RIGHT_SEND)?;
+                    q.enter(b.submit_area()?, &args, timeout)?
+                };
                 let mut out = args;
                 out.submitted = n;
                 write_arg(arg, &out)?;
+                if getmsg {
+                    b.queue.wait_for_message(timeout)?;
+                }
                 Ok(n as isize)
             }
             KRING_IOC_WAIT => {

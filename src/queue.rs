@@ -387,7 +387,7 @@ impl Queue {
     /// submission area, in order. Stops at the first invalid entry (returning its error if it
     /// is the first) or, without `KRING_ENTER_WAIT`, when the queue is full.
     pub(crate) fn enter(&self, submit: &SharedMem, args: &KringEnter, timeout_ms: u32) -> Result<u32> {
-        if args.flags & !KRING_ENTER_WAIT != 0 || args.reserved != 0 || args.submitted != 0 {
+        if args.flags & !(KRING_ENTER_WAIT | KRING_ENTER_GETMSG) != 0 || args.reserved != 0 || args.submitted != 0 {
             return Err(EINVAL);
         }
         let end = args.start.checked_add(args.count).ok_or(EINVAL)?;

@@ -317,9 +317,13 @@ pub struct KringRecv {
 
 /// `kring_enter.flags`: wait (up to `timeout_ms`) for space instead of stopping when full.
 pub const KRING_ENTER_WAIT: u32 = 1 << 0;
+/// `kring_enter.flags`: after submitting, wait (up to `timeout_ms`) until a message is queued
+/// for this fd to receive (needs `KRING_RIGHT_RECV`), like `io_uring_enter`'s `min_complete`.
+pub const KRING_ENTER_GETMSG: u32 = 1 << 1;
 
 /// `KRING_IOC_ENTER` argument and reply: submit `sqe[start..start+count)` from this fd's
-/// submission area in one call. Returns the number of messages accepted.
+/// submission area in one call, then optionally wait for a message (`KRING_ENTER_GETMSG`).
+/// Returns the number of messages accepted; `submitted` holds it even when the wait fails.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KringEnter {

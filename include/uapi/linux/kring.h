@@ -145,7 +145,8 @@ struct kring_recv {
 	__u8 pad[6];
 };
 
-#define KRING_ENTER_WAIT	(1U << 0)
+#define KRING_ENTER_WAIT	(1U << 0)	/* wait for room instead of stopping when full */
+#define KRING_ENTER_GETMSG	(1U << 1)	/* then wait until a message can be received */
 
 struct kring_enter {
 	__u32 start;

@@ -394,3 +394,32 @@ fn binding_errors_not_bound_and_already_bound() {
     let r = unsafe { rustix::ioctl::ioctl(q.as_fd(), rustix::ioctl::Setter::<{ KRING_IOC_SEND }, KringSend>::new(s)) };
     assert_eq!(r.unwrap_err(), rustix::io::Errno::INVAL);
 }
+
+#[test]
+fn enter_submits_and_waits_for_a_message_in_one_call() {
+    require_module();
+    let q = anon(16, 32);
+    // Nothing to send, nothing arrives: the wait times out.
+    let t0 = Instant::now();
+    assert_eq!(q.send_batch_and_wait(&[], Some(Duration::from_millis(100))), Err(Error::Timeout));
+    assert!(t0.elapsed() >= Duration::from_millis(100));
+    // Submitting makes a message available to this handle at once.
+    let batch: [(MsgPriority, &[u8]); 2] = [(MsgPriority::Low, b"request a"), (MsgPriority::High, b"request b")];
+    assert_eq!(q.send_batch_and_wait(&batch, Some(Duration::from_secs(5))), Ok(2));
+    let mut buf = [0u8; 32];
+    assert_eq!(q.recv(&mut buf), Ok(9));
+    assert_eq!(&buf[..9], b"request b");
+    assert_eq!(q.recv(&mut buf), Ok(9));
+    // Woken by another thread's send while waiting in ENTER.
+    let name = unique_name("enter");
+    let q = Queue::create(QueueConfig::new(4, 16), &CreateOptions { name: Some(&name), mode: 0o600 }).unwrap();
+    let tx = Queue::open_sender(&name).unwrap();
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(200));
+        tx.send(b"reply", MsgPriority::Normal).unwrap();
+    });
+    assert_eq!(q.send_batch_and_wait(&[], Some(Duration::from_secs(20))), Ok(0));
+    assert_eq!(q.recv(&mut buf), Ok(5));
+    t.join().unwrap();
+    Queue::unlink(&name).unwrap();
+}

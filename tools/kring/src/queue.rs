@@ -641,6 +641,37 @@ impl KernelQueue {
         Ok(Self { sender: Sender { shared, submit: Mutex::new(None) }, receiver })
     }
 
+    /// Sends `msgs` with one `KRING_IOC_ENTER` and, in the same call, waits up to `timeout`
+    /// until a message can be received, like `io_uring_enter` with `min_complete = 1` (the
+    /// request/response pattern). Returns how many were sent (at most one submission area's
+    /// worth: `sq_entries` messages and `sq_data_size` bytes); `Timeout` if no message came.
+    pub fn send_batch_and_wait(&self, msgs: &[(MsgPriority, &[u8])], timeout: Option<Duration>) -> Result<usize> {
+        let info = self.sender.shared.info;
+        let guard = self.sender.submit_area()?;
+        let Some(area) = guard.as_ref() else { return Err(Error::OutOfMemory) };
+        let data_off = area.len() - info.sq_data_size as usize;
+        let mut used = 0usize;
+        for (n, (prio, msg)) in msgs.iter().enumerate() {
+            if n as u32 >= info.sq_entries || used + msg.len() > info.sq_data_size as usize {
+                return Err(Error::InvalidArgument { op: "send_batch_and_wait: batch larger than the submission area" });
+            }
+            let len = u32::try_from(msg.len()).map_err(|_| Error::MessageTooLarge)?;
+            let sqe = KringSqe { offset: used as u32, len, priority: *prio as u8, flags: 0, reserved: 0, reserved2: 0 };
+            area.write(n * std::mem::size_of::<KringSqe>(), sqe).ok_or(Error::OutOfMemory)?;
+            area.copy_in(data_off + used, msg).ok_or(Error::OutOfMemory)?;
+            used += msg.len();
+        }
+        let mut arg = KringEnter {
+            start: 0,
+            count: msgs.len() as u32,
+            flags: KRING_ENTER_GETMSG,
+            timeout_ms: timeout_ms(timeout),
+            submitted: 0,
+            reserved: 0,
+        };
+        sys::enter(self.receiver.shared.fd.as_fd(), &mut arg).map(|n| n as usize).map_err(|e| err(Op::Send, e))
+    }
+
     /// The sending half (shares this handle's fd).
     pub fn sender(&self) -> &Sender {
         &self.sender
