@@ -12,7 +12,8 @@ use kernel::{
     page::{PAGE_SHIFT, PAGE_SIZE},
     prelude::*,
     seq_file::{seq_print, SeqFile},
-    sync::{poll::PollTable, Arc, SetOnce},
+    new_mutex,
+    sync::{poll::PollTable, Arc, Mutex, SetOnce},
     transmute::{AsBytes, FromBytes},
     uaccess::{UserSlice, UserSliceReader},
 };
@@ -46,14 +47,16 @@ plain_abi!(
 struct Binding {
     queue: Arc<Queue>,
     rights: u32,
-    /// The submission area of this fd, allocated on first use.
-    submit: SetOnce<SharedMem>,
+    /// The submission area of this fd, allocated on first use (`ENTER` or `mmap`). Its lock
+    /// comes before `Queue::inner` (see `queue.rs`); holders never touch user memory.
+    submit: Pin<KBox<Mutex<Option<SharedMem>>>>,
 }
 
 impl Binding {
     fn new(queue: Arc<Queue>, rights: u32) -> Result<Self> {
+        let submit = KBox::pin_init(new_mutex!(None), GFP_KERNEL)?;
         queue.attach(rights)?;
-        Ok(Self { queue, rights, submit: SetOnce::new() })
+        Ok(Self { queue, rights, submit })
     }
 
     fn need(&self, right: u32) -> Result<&Queue> {
@@ -63,14 +66,16 @@ impl Binding {
         Ok(&self.queue)
     }
 
-    fn submit_area(&self) -> Result<&SharedMem> {
-        if let Some(s) = self.submit.as_ref() {
-            return Ok(s);
+    /// Runs `f` on this fd's submission area, allocating it first if needed.
+    fn with_submit_area<R>(&self, f: impl FnOnce(&SharedMem) -> Result<R>) -> Result<R> {
+        let mut g = self.submit.lock();
+        if g.is_none() {
+            *g = Some(SharedMem::new(self.queue.geo.submit_len as usize)?);
         }
-        let area = SharedMem::new(self.queue.geo.submit_len as usize)?;
-        // Losing a race to another thread of this fd is fine: use the winner's area.
-        let _ = self.submit.populate(area);
-        self.submit.as_ref().ok_or(ENOMEM)
+        match g.as_ref() {
+            Some(area) => f(area),
+            None => Err(ENOMEM),
+        }
     }
 }
 
@@ -196,36 +201,60 @@ impl KringFile {
                     return Err(EINVAL);
                 }
                 let q = self.bound()?.need(KRING_RIGHT_RECV)?;
+                let _one_at_a_time = q.recv_guard();
                 let mut out = args;
-                let r = q.recv(&args, Self::timeout(f, args.timeout_ms), &mut out);
-                if r.is_ok() || r == Err(EOVERFLOW) {
-                    write_arg(arg, &out)?;
+                let mut buf = KVVec::new();
+                let taken = q.recv_take(&args, Self::timeout(f, args.timeout_ms), &mut out, &mut buf);
+                if let Err(e) = taken {
+                    if e == EOVERFLOW {
+                        write_arg(arg, &out)?;
+                    }
+                    return Err(e);
                 }
-                r.map(|()| 0)
+                // Payload and reply reach user space (no queue lock held) before the message
+                // is consumed: a failed copy loses nothing.
+                let addr = usize::try_from(args.addr).map_err(|_| EFAULT)?;
+                UserSlice::new(UserPtr::from_addr(addr), buf.len()).writer().write_slice(&buf)?;
+                write_arg(arg, &out)?;
+                if let Ok(t) = taken {
+                    if args.flags & KRING_RECV_PEEK == 0 {
+                        q.recv_commit(t);
+                    }
+                }
+                Ok(0)
             }
             KRING_IOC_ENTER => {
                 let args = read_arg::<KringEnter>(cmd, arg)?;
+                if args.flags & !(KRING_ENTER_WAIT | KRING_ENTER_GETMSG) != 0 || args.reserved != 0 || args.submitted != 0 {
+                    return Err(EINVAL);
+                }
                 let b = self.bound()?;
                 let getmsg = args.flags & KRING_ENTER_GETMSG != 0;
                 if getmsg {
                     b.need(KRING_RIGHT_RECV)?;
                 }
                 let timeout = Self::timeout(f, args.timeout_ms);
-                let n = if args.count == 0 && args.start == 0 {
-                    // A pure wait needs no send right and no submission area.
+                let n = if args.count == 0 {
+                    // Nothing to submit: no send right or submission area needed.
                     if !getmsg {
                         return Err(EINVAL);
                     }
                     0
                 } else {
                     let q = b.need(KRING_RIGHT_SEND)?;
-                    q.enter(b.submit_area()?, &args, timeout)?
+                    b.with_submit_area(|area| q.enter(area, &args, timeout))?
                 };
                 let mut out = args;
                 out.submitted = n;
                 write_arg(arg, &out)?;
+                // Like io_uring_enter: once something was submitted, the call reports that
+                // count; the wait's outcome is then for the receiver to see (len, peek, recv).
                 if getmsg {
-                    b.queue.wait_for_message(timeout)?;
+                    match b.queue.wait_for_message(timeout) {
+                        Ok(()) => {}
+                        Err(_) if n > 0 => {}
+                        Err(e) => return Err(e),
+                    }
                 }
                 Ok(n as isize)
             }
@@ -299,7 +328,8 @@ impl KringFile {
         let _ = f;
         let b = self.bound()?;
         let off = pgoff.checked_shl(PAGE_SHIFT as u32).filter(|o| o >> PAGE_SHIFT == pgoff).ok_or(EINVAL)?;
-        if vma.flags() & vmflags::SHARED == 0 {
+        // MAYSHARE, not SHARED: the kernel clears VM_SHARED for MAP_SHARED of an O_RDONLY fd.
+        if vma.flags() & vmflags::MAYSHARE == 0 {
             return Err(EINVAL);
         }
         let q = &b.queue;
@@ -309,10 +339,17 @@ impl KringFile {
             KRING_OFF_CONSUMER => (&q.consumer, recv),
             KRING_OFF_ENTRIES if recv => (&q.entries, false),
             KRING_OFF_PAYLOAD if recv => (&q.payload, false),
-            KRING_OFF_SUBMIT if b.rights & KRING_RIGHT_SEND != 0 => (b.submit_area()?, true),
+            KRING_OFF_SUBMIT if b.rights & KRING_RIGHT_SEND != 0 => {
+                return b.with_submit_area(|area| Self::map_area(vma, area, true));
+            }
             KRING_OFF_ENTRIES | KRING_OFF_PAYLOAD | KRING_OFF_SUBMIT => return Err(EACCES),
             _ => return Err(EINVAL),
         };
+        Self::map_area(vma, area, writable)
+    }
+
+    /// Maps `area` into `vma`: read-only for good (`VM_MAYWRITE` cleared) unless `writable`.
+    fn map_area(vma: &VmaNew, area: &SharedMem, writable: bool) -> Result {
         let len = vma.end() - vma.start();
         if len > area.len() {
             return Err(EINVAL);

@@ -40,6 +40,10 @@ module! {
             default: 64 << 20,
             description: "Largest shared memory of one queue in bytes (rings + payload slots)",
         },
+        max_queues: u32 {
+            default: 1024,
+            description: "Most queues alive at once, named or not (each pins its memory)",
+        },
     },
 }
 

@@ -4,11 +4,15 @@
 //! # Lock order (outermost first)
 //!
 //! 1. `registry::REGISTRY` (global mutex: the name table)
-//! 2. `Queue::inner` (mutex: everything that changes)
+//! 2. `file::Binding::submit` (per-fd mutex: the submission area; `->mmap` takes it too)
+//! 3. `Queue::recv_lock` (per-queue mutex: one kernel-side receive at a time)
+//! 4. `Queue::inner` (mutex: everything that changes)
 //!
-//! `Queue::inner` is a mutex, not a spinlock, because user memory is copied while holding it
-//! (payload in and out). That is safe because `->mmap`, which runs under `mmap_lock`, never
-//! takes it: a page fault during those copies cannot deadlock with a concurrent `mmap`.
+//! User memory is never touched while `Queue::inner` is held: payloads go through a kernel
+//! bounce buffer (a sender stuck in a page fault, e.g. on FUSE or userfaultfd memory, cannot
+//! block anyone else). `Queue::recv_lock` is held across the receiver's own `copy_to_user`; only
+//! the receiver's own `KRING_IOC_RECV` calls wait for it. `->mmap` runs under `mmap_lock` and
+//! takes only `Binding::submit`, whose holders never touch user memory.
 //!
 //! # Trust
 //!
@@ -93,9 +97,45 @@ struct Inner {
 
 type InnerGuard<'a> = Guard<'a, Inner, MutexBackend>;
 
+/// Live queues, checked against the `max_queues` module parameter.
+static LIVE_QUEUES: kernel::sync::atomic::Atomic<u32> = kernel::sync::atomic::Atomic::new(0);
+
+/// One live-queue count, given back on drop.
+struct QueueCount;
+
+impl QueueCount {
+    fn take() -> Result<Self> {
+        let max = crate::module_parameters::max_queues.value();
+        let mut cur = LIVE_QUEUES.load(Relaxed);
+        loop {
+            if cur >= max {
+                return Err(ENOMEM);
+            }
+            match LIVE_QUEUES.cmpxchg(cur, cur + 1, Relaxed) {
+                Ok(_) => return Ok(Self),
+                Err(now) => cur = now,
+            }
+        }
+    }
+}
+
+impl Drop for QueueCount {
+    fn drop(&mut self) {
+        LIVE_QUEUES.fetch_sub(1, Relaxed);
+    }
+}
+
+/// What a kernel-side receive took: committed only after the copy to user space succeeded.
+pub(crate) struct Taken {
+    prio: usize,
+    head: u32,
+    seq: u64,
+}
+
 /// A queue. Shared (`Arc`) by the fds bound to it and, while named, by the name table.
 #[pin_data]
 pub(crate) struct Queue {
+    _count: QueueCount,
     pub(crate) geo: Geometry,
     pub(crate) schema: u32,
     pub(crate) mode: u32,
@@ -105,6 +145,8 @@ pub(crate) struct Queue {
     pub(crate) consumer: SharedMem,
     pub(crate) entries: SharedMem,
     pub(crate) payload: SharedMem,
+    #[pin]
+    recv_lock: Mutex<()>,
     #[pin]
     inner: Mutex<Inner>,
     /// Woken on every change a waiter or poller may care about.
@@ -136,6 +178,7 @@ impl Queue {
         uid: bindings::kuid_t,
         gid: bindings::kgid_t,
     ) -> Result<Arc<Self>> {
+        let count = QueueCount::take()?;
         let rs = geo.ring_size as usize;
         let header = SharedMem::new(geo.header_len as usize)?;
         let consumer = SharedMem::new(geo.consumer_len as usize)?;
@@ -172,6 +215,7 @@ impl Queue {
         let wait = PollCondVarBox::new(c"kring_queue", static_lock_class!())?;
         Arc::pin_init(
             try_pin_init!(Self {
+                _count: count,
                 geo,
                 schema,
                 mode,
@@ -181,6 +225,7 @@ impl Queue {
                 consumer,
                 entries,
                 payload,
+                recv_lock <- new_mutex!(()),
                 inner <- new_mutex!(Inner {
                     tails: [0; KRING_NR_PRIO],
                     heads: [0; KRING_NR_PRIO],
@@ -371,12 +416,15 @@ impl Queue {
             return Err(EMSGSIZE);
         }
         let addr = usize::try_from(args.addr).map_err(|_| EFAULT)?;
-        let mut reader =
-            kernel::uaccess::UserSlice::new(UserPtr::from_addr(addr), args.len as usize).reader();
+        // Into kernel memory first, before any lock: user memory may fault for as long as its
+        // owner likes.
+        let mut bounce = KVVec::new();
+        kernel::uaccess::UserSlice::new(UserPtr::from_addr(addr), args.len as usize).read_all(&mut bounce, GFP_KERNEL)?;
         let mut g = self.inner.lock();
         self.wait_room(&mut g, timeout_ms)?;
         self.enqueue(&mut g, args.priority, args.len, |mem, off| {
-            mem.copy_from_user(off, &mut reader, args.len as usize)
+            // SAFETY: payload slots have no writable user mapping, and we hold `inner`.
+            unsafe { mem.write_bytes(off, &bounce) }
         })?;
         drop(g);
         self.wait.notify_all();
@@ -473,6 +521,9 @@ impl Queue {
         let mut left = timeout_jiffies(timeout_ms);
         loop {
             self.sync_heads(guard);
+            if guard.corrupt {
+                return Err(EUCLEAN);
+            }
             if Self::queued(guard) > 0 {
                 return Ok(());
             }
@@ -486,21 +537,23 @@ impl Queue {
         }
     }
 
-    /// `KRING_IOC_RECV`: copies the next message out to user memory. `out` receives the
-    /// message's description, also when the buffer is too small (`EOVERFLOW`), in which case
-    /// the message stays queued.
-    pub(crate) fn recv(&self, args: &KringRecv, timeout_ms: u32, out: &mut KringRecv) -> Result {
+    /// Serialises kernel-side receives (`KRING_IOC_RECV`) from take to commit.
+    pub(crate) fn recv_guard(&self) -> kernel::sync::MutexGuard<'_, ()> {
+        self.recv_lock.lock()
+    }
+
+    /// `KRING_IOC_RECV`, first half: waits for the next message and copies it into `buf`
+    /// (kernel memory). `out` receives its description, also when the caller's buffer is too
+    /// small (`EOVERFLOW`). Nothing is consumed until [`Self::recv_commit`]. The caller holds
+    /// [`Self::recv_guard`].
+    pub(crate) fn recv_take(&self, args: &KringRecv, timeout_ms: u32, out: &mut KringRecv, buf: &mut KVVec<u8>) -> Result<Taken> {
         if args.flags & !KRING_RECV_PEEK != 0 {
             return Err(EINVAL);
         }
         let mut g = self.inner.lock();
         // Judge the consumer page as it is now, not as some earlier sync saw it.
         g.corrupt = false;
-        let r = self.wait_message(&mut g, timeout_ms);
-        if core::mem::take(&mut g.corrupt) {
-            return Err(EUCLEAN);
-        }
-        r?;
+        self.wait_message(&mut g, timeout_ms)?;
         let (p, m) = self.next(&g).ok_or(EAGAIN)?;
         out.msg_len = m.len;
         out.seq = m.seq;
@@ -509,24 +562,38 @@ impl Queue {
         if m.len > args.len {
             return Err(EOVERFLOW);
         }
-        let addr = usize::try_from(args.addr).map_err(|_| EFAULT)?;
-        let mut writer = kernel::uaccess::UserSlice::new(UserPtr::from_addr(addr), m.len as usize).writer();
         let off = self.geo.slot_offset(m.slot).ok_or(EINVAL)? as usize;
-        self.payload.copy_to_user(off, &mut writer, m.len as usize)?;
-        if args.flags & KRING_RECV_PEEK == 0 {
-            let _ = g.free.push_within_capacity(m.slot);
-            g.heads[p] = g.heads[p].wrapping_add(1);
-            g.recv_count += 1;
-            // Keep the mapped view in step: the consumer page is the receiver's, and it
-            // consumed through the kernel.
-            if let Ok(h) = self.consumer.atomic_u32(head_off(p)) {
-                h.store(g.heads[p], Release);
-            }
-            self.set_wake_senders(&mut g, false);
-            drop(g);
-            self.wait.notify_all();
+        buf.clear();
+        buf.resize(m.len as usize, 0, GFP_KERNEL)?;
+        // SAFETY: payload slots have no writable user mapping, and we hold `inner`.
+        unsafe { self.payload.read_bytes(off, buf)? };
+        Ok(Taken { prio: p, head: g.heads[p], seq: m.seq })
+    }
+
+    /// `KRING_IOC_RECV`, second half, after the payload and the reply reached user space:
+    /// consumes the message unless the receiver already consumed it through its mapping.
+    pub(crate) fn recv_commit(&self, t: Taken) {
+        let mut g = self.inner.lock();
+        self.sync_heads(&mut g);
+        let p = t.prio;
+        let still = g.heads.get(p) == Some(&t.head)
+            && g.meta.get(self.meta_index(p, t.head)).map(|m| m.seq) == Some(t.seq)
+            && g.heads[p] != g.tails[p];
+        if !still {
+            return;
         }
-        Ok(())
+        if let Some(m) = g.meta.get(self.meta_index(p, t.head)).copied() {
+            let _ = g.free.push_within_capacity(m.slot);
+        }
+        g.heads[p] = t.head.wrapping_add(1);
+        g.recv_count += 1;
+        // Keep the mapped view in step, unless the receiver moved its index meanwhile.
+        if let Ok(h) = self.consumer.atomic_u32(head_off(p)) {
+            let _ = h.cmpxchg(t.head, t.head.wrapping_add(1), Full);
+        }
+        self.set_wake_senders(&mut g, false);
+        drop(g);
+        self.wait.notify_all();
     }
 
     /// `KRING_IOC_WAIT`: sleeps until a message is pending. `EUCLEAN` if the receiver published

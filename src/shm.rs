@@ -7,7 +7,7 @@
 //! volatile snapshots for structures user space can write (the caller validates the copy), and
 //! byte copies for payloads. All `unsafe` for shared memory lives in this file.
 
-use core::{alloc::Layout, mem::MaybeUninit, ptr::NonNull};
+use core::{alloc::Layout, ptr::NonNull};
 
 use kernel::{
     alloc::{
@@ -20,11 +20,7 @@ use kernel::{
     page::PAGE_SIZE,
     prelude::*,
     sync::atomic::Atomic,
-    transmute::FromBytes,
-    uaccess::{
-        UserSliceReader,
-        UserSliceWriter, //
-    },
+    transmute::FromBytes, //
 };
 
 /// A page-aligned, zero-filled vmalloc area of `len` bytes (a multiple of `PAGE_SIZE`),
@@ -120,29 +116,31 @@ impl SharedMem {
         Ok(unsafe { p.read_volatile() })
     }
 
-    /// Copies `len` bytes from user memory into the area at `off`.
+    /// Copies `src` into the area at `off` (checked to lie inside it).
     ///
-    /// Only for areas user space cannot write (payload slots): the kernel is then the only
-    /// writer, serialised by the queue lock held by the caller.
-    pub(crate) fn copy_from_user(&self, off: usize, reader: &mut UserSliceReader, len: usize) -> Result {
-        let p = self.bytes_at(off, len)?;
-        // SAFETY: `p..p+len` is inside the allocation; user space has no writable mapping of it
-        // and the caller's lock excludes other kernel writers. Readers through read-only
-        // mappings may observe the bytes while they change, which is harmless for bytes.
-        let dst = unsafe { core::slice::from_raw_parts_mut(p.cast::<MaybeUninit<u8>>(), len) };
-        reader.read_raw(dst)
+    /// # Safety
+    ///
+    /// User space must have no writable mapping of these bytes (payload slots), and the caller
+    /// must hold the lock that serialises every kernel writer of them (`Queue::inner`).
+    pub(crate) unsafe fn write_bytes(&self, off: usize, src: &[u8]) -> Result {
+        let p = self.bytes_at(off, src.len())?;
+        // SAFETY: `p..p+len` is inside the allocation and distinct from `src`, a kernel buffer;
+        // no reference to the shared bytes is created.
+        unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), p, src.len()) };
+        Ok(())
     }
 
-    /// Copies `len` bytes at `off` to user memory.
+    /// Copies `dst.len()` bytes at `off` into `dst`.
     ///
-    /// Only for areas user space cannot write, while the caller holds the lock of their only
-    /// kernel writer.
-    pub(crate) fn copy_to_user(&self, off: usize, writer: &mut UserSliceWriter, len: usize) -> Result {
-        let p = self.bytes_at(off, len)?;
-        // SAFETY: inside the allocation; nobody writes these bytes while the caller holds the
-        // lock (user space maps them read-only).
-        let src = unsafe { core::slice::from_raw_parts(p.cast_const(), len) };
-        writer.write_slice(src)
+    /// # Safety
+    ///
+    /// As for [`Self::write_bytes`]: the bytes must not be changing (no user writer, and the
+    /// caller holds the lock of the kernel writers).
+    pub(crate) unsafe fn read_bytes(&self, off: usize, dst: &mut [u8]) -> Result {
+        let p = self.bytes_at(off, dst.len())?;
+        // SAFETY: inside the allocation, stable under the caller's lock, distinct from `dst`.
+        unsafe { core::ptr::copy_nonoverlapping(p.cast_const(), dst.as_mut_ptr(), dst.len()) };
+        Ok(())
     }
 
     /// Copies `len` bytes from `src` at `src_off` (which user space may be writing) into this

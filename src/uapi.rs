@@ -244,9 +244,9 @@ pub struct KringInfo {
     pub sq_data_size: u32,
     /// Permission bits.
     pub mode: u32,
-    /// Owner uid (in the caller's user namespace).
+    /// Owner uid, as the initial user namespace sees it (queues are global).
     pub uid: u32,
-    /// Owner gid (in the caller's user namespace).
+    /// Owner gid, as the initial user namespace sees it.
     pub gid: u32,
     /// `KRING_INFO_*` bits.
     pub flags: u32,
@@ -323,7 +323,8 @@ pub const KRING_ENTER_GETMSG: u32 = 1 << 1;
 
 /// `KRING_IOC_ENTER` argument and reply: submit `sqe[start..start+count)` from this fd's
 /// submission area in one call, then optionally wait for a message (`KRING_ENTER_GETMSG`).
-/// Returns the number of messages accepted; `submitted` holds it even when the wait fails.
+/// Returns the number of messages accepted (also in `submitted`); a failed wait is reported
+/// only when nothing was submitted, as `io_uring_enter` does.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KringEnter {

@@ -423,3 +423,37 @@ fn enter_submits_and_waits_for_a_message_in_one_call() {
     t.join().unwrap();
     Queue::unlink(&name).unwrap();
 }
+
+#[test]
+fn a_failed_copy_to_or_from_user_memory_loses_nothing() {
+    use std::os::fd::AsFd;
+    require_module();
+    let q = anon(4, 16);
+    q.send(b"keep me", MsgPriority::Normal).unwrap();
+    // Receive into an unmapped address: EFAULT, and the message is still queued.
+    let mut arg = KringRecv { addr: 8, len: 16, flags: 0, timeout_ms: 0, msg_len: 0, seq: 0, priority: 0, kind: 0, pad: [0; 6] };
+    // SAFETY: KRING_IOC_RECV is _IOWR of KringRecv (integer-only); the kernel checks `addr`.
+    let r = unsafe { rustix::ioctl::ioctl(q.as_fd(), rustix::ioctl::Updater::<{ KRING_IOC_RECV }, KringRecv>::new(&mut arg)) };
+    assert_eq!(r.unwrap_err(), rustix::io::Errno::FAULT);
+    assert_eq!(q.len(), 1);
+    // Send from an unmapped address: EFAULT, nothing queued.
+    let s = KringSend { addr: 8, len: 4, priority: 1, pad: [0; 3], flags: 0, timeout_ms: 0 };
+    // SAFETY: KRING_IOC_SEND is _IOW of KringSend; the kernel checks `addr`.
+    let r = unsafe { rustix::ioctl::ioctl(q.as_fd(), rustix::ioctl::Setter::<{ KRING_IOC_SEND }, KringSend>::new(s)) };
+    assert_eq!(r.unwrap_err(), rustix::io::Errno::FAULT);
+    assert_eq!((q.len(), q.send_count()), (1, 1));
+    let mut buf = [0u8; 16];
+    assert_eq!(q.recv(&mut buf), Ok(7));
+    assert_eq!(&buf[..7], b"keep me");
+}
+
+#[test]
+fn huge_timeouts_do_not_overflow() {
+    require_module();
+    let q = anon(4, 8);
+    q.send(b"x", MsgPriority::Low).unwrap();
+    let mut buf = [0u8; 8];
+    assert_eq!(q.recv_timeout(&mut buf, Some(Duration::MAX)), Ok(1));
+    let batch: [(MsgPriority, &[u8]); 1] = [(MsgPriority::Low, b"y")];
+    assert_eq!(q.sender().send_batch(&batch, Duration::MAX), Ok(1));
+}

@@ -165,16 +165,25 @@ impl Shared {
         Ok(Self { fd, info, header, consumer })
     }
 
+    // Loads from read-only mappings are Relaxed (Rust allows only those on read-only memory),
+    // each followed by an Acquire fence where the protocol needs acquire.
+
     fn tail(&self, p: usize) -> u32 {
-        self.header
+        let t = self
+            .header
             .atomic_u32(std::mem::offset_of!(KringHeader, tail) + 4 * p)
-            .map_or(0, |a| a.load(Ordering::Acquire))
+            .map_or(0, |a| a.load(Ordering::Relaxed));
+        fence(Ordering::Acquire);
+        t
     }
 
     fn head(&self, p: usize) -> u32 {
-        self.consumer
+        let h = self
+            .consumer
             .atomic_u32(std::mem::offset_of!(KringConsumer, head) + 4 * p)
-            .map_or(0, |a| a.load(Ordering::Acquire))
+            .map_or(0, |a| a.load(Ordering::Relaxed));
+        fence(Ordering::Acquire);
+        h
     }
 
     /// A consistent `(tails, send_count)` snapshot under the header's sequence count.
@@ -182,7 +191,8 @@ impl Shared {
         let seq = self.header.atomic_u32(std::mem::offset_of!(KringHeader, seq));
         let count = self.header.atomic_u64(std::mem::offset_of!(KringHeader, send_count));
         loop {
-            let s1 = seq.map_or(0, |a| a.load(Ordering::Acquire));
+            let s1 = seq.map_or(0, |a| a.load(Ordering::Relaxed));
+            fence(Ordering::Acquire);
             let tails = [0, 1, 2, 3].map(|p| self.tail(p));
             let sent = count.map_or(0, |a| a.load(Ordering::Relaxed));
             fence(Ordering::Acquire);
@@ -301,8 +311,9 @@ impl Queue {
         KernelQueue::from_fd(create_fd(config, opts, KRING_RIGHTS_ALL)?)
     }
 
-    /// Creates a queue and returns only its receiving end; senders open it by name, or get a
-    /// sending fd some other way (inherited, or passed over a UNIX socket).
+    /// Creates a queue and returns only its receiving end. Give it a name so that senders can
+    /// open it: an anonymous receive-only queue can never have a sender (use [`Queue::create`]
+    /// and pass that fd instead).
     pub fn create_receiver(config: QueueConfig, opts: &CreateOptions<'_>) -> Result<Receiver> {
         Receiver::from_fd(create_fd(config, opts, KRING_RIGHT_RECV)?)
     }
@@ -338,11 +349,16 @@ impl Queue {
 
 /// The sending end of a queue. `Send + Sync`: any number of threads may send through one
 /// `Sender`, and any number of `Sender`s (in any processes) may feed one queue.
+///
+/// Batches go through the fd's submission area, which belongs to the fd: if the fd is shared
+/// with another process (inherited, or passed over a socket), batches from the process that did
+/// not map it first fall back to one copying send per message, so two processes never write the
+/// same area.
 #[derive(Debug)]
 pub struct Sender {
     shared: Arc<Shared>,
-    /// The submission area, mapped on first batch; one batch at a time per fd.
-    submit: Mutex<Option<Mapping>>,
+    /// The submission area, mapped on first batch, and the process that mapped it.
+    submit: Mutex<Option<(Mapping, u32)>>,
 }
 
 impl Sender {
@@ -374,14 +390,38 @@ impl Sender {
         self.send_raw(msg, priority, timeout_ms(timeout))
     }
 
-    fn submit_area(&self) -> Result<MutexGuard<'_, Option<Mapping>>> {
+    /// The submission area, if this process owns it (maps it on first use).
+    fn submit_area(&self) -> Result<Option<MutexGuard<'_, Option<(Mapping, u32)>>>> {
         let mut g = self.submit.lock().unwrap_or_else(PoisonError::into_inner);
-        if g.is_none() {
-            let m = Mapping::new(self.shared.fd.as_fd(), KRING_OFF_SUBMIT, self.shared.info.submit_len as usize, true)
-                .map_err(|e| err(Op::Map, e))?;
-            *g = Some(m);
+        let me = std::process::id();
+        match g.as_ref() {
+            Some((_, owner)) if *owner != me => return Ok(None),
+            Some(_) => {}
+            None => {
+                let m = Mapping::new(self.shared.fd.as_fd(), KRING_OFF_SUBMIT, self.shared.info.submit_len as usize, true)
+                    .map_err(|e| err(Op::Map, e))?;
+                *g = Some((m, me));
+            }
         }
-        Ok(g)
+        Ok(Some(g))
+    }
+
+    /// `send_batch` without the submission area: one copying send per message.
+    fn send_each(&self, msgs: &[(MsgPriority, &[u8])], timeout: Duration) -> Result<usize> {
+        let deadline = Instant::now().checked_add(timeout);
+        for (i, (p, m)) in msgs.iter().enumerate() {
+            let left = if timeout.is_zero() {
+                Some(Duration::ZERO)
+            } else {
+                deadline.map(|d| d.saturating_duration_since(Instant::now()))
+            };
+            match self.send_raw(m, *p, timeout_ms(left)) {
+                Ok(()) => {}
+                Err(e) if i == 0 => return Err(e),
+                Err(_) => return Ok(i),
+            }
+        }
+        Ok(msgs.len())
     }
 
     /// Sends a batch with as few system calls as fit (one per submission area's worth),
@@ -389,10 +429,11 @@ impl Sender {
     /// messages were accepted, in order; stops at the first that cannot be.
     pub fn send_batch(&self, msgs: &[(MsgPriority, &[u8])], timeout: Duration) -> Result<usize> {
         let info = self.shared.info;
-        let guard = self.submit_area()?;
-        let Some(area) = guard.as_ref() else { return Err(Error::OutOfMemory) };
+        let Some(guard) = self.submit_area()? else { return self.send_each(msgs, timeout) };
+        let Some((area, _)) = guard.as_ref() else { return Err(Error::OutOfMemory) };
         let data_off = area.len() - info.sq_data_size as usize;
-        let deadline = Instant::now() + timeout;
+        // No deadline when it would overflow: as good as infinite.
+        let deadline = Instant::now().checked_add(timeout);
         let mut sent = 0usize;
         while sent < msgs.len() {
             // Fill the area.
@@ -414,12 +455,12 @@ impl Sender {
                 used += msg.len();
                 n += 1;
             }
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
             let mut arg = KringEnter {
                 start: 0,
                 count: n,
                 flags: if timeout.is_zero() { 0 } else { KRING_ENTER_WAIT },
-                timeout_ms: timeout_ms(Some(left)),
+                timeout_ms: timeout_ms(left),
                 submitted: 0,
                 reserved: 0,
             };
@@ -560,7 +601,8 @@ impl Receiver {
 
     /// [`recv_timeout`](Self::recv_timeout) with the message's description.
     pub fn recv_typed_timeout(&self, buf: &mut [u8], timeout: Option<Duration>) -> Result<MessageInfo> {
-        let deadline = timeout.map(|t| Instant::now() + t);
+        // A deadline too far to represent is no deadline.
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         loop {
             if let Some(m) = self.try_take(buf)? {
                 return Ok(m);
@@ -644,11 +686,15 @@ impl KernelQueue {
     /// Sends `msgs` with one `KRING_IOC_ENTER` and, in the same call, waits up to `timeout`
     /// until a message can be received, like `io_uring_enter` with `min_complete = 1` (the
     /// request/response pattern). Returns how many were sent (at most one submission area's
-    /// worth: `sq_entries` messages and `sq_data_size` bytes); `Timeout` if no message came.
+    /// worth: `sq_entries` messages and `sq_data_size` bytes). Like `io_uring_enter`, once
+    /// something was sent the count is returned whatever the wait did (check with `recv`);
+    /// with nothing sent, the wait's error is returned (`Timeout`, ...).
     pub fn send_batch_and_wait(&self, msgs: &[(MsgPriority, &[u8])], timeout: Option<Duration>) -> Result<usize> {
         let info = self.sender.shared.info;
-        let guard = self.sender.submit_area()?;
-        let Some(area) = guard.as_ref() else { return Err(Error::OutOfMemory) };
+        let Some(guard) = self.sender.submit_area()? else {
+            return Err(Error::InvalidArgument { op: "send_batch_and_wait: the submission area belongs to another process" });
+        };
+        let Some((area, _)) = guard.as_ref() else { return Err(Error::OutOfMemory) };
         let data_off = area.len() - info.sq_data_size as usize;
         let mut used = 0usize;
         for (n, (prio, msg)) in msgs.iter().enumerate() {
