@@ -21,6 +21,7 @@ use kernel::{
 use crate::{
     module_parameters,
     queue::Queue,
+    region::Region,
     registry,
     ring::{self, Geometry},
     shm::SharedMem,
@@ -40,7 +41,8 @@ macro_rules! plain_abi {
 }
 plain_abi!(
     KringVersion, KringCreate, KringOpen, KringUnlink, KringInfo, KringSend, KringRecv,
-    KringEnter, KringWait, KringSqe
+    KringEnter, KringWait, KringSqe, KringRegionCreate, KringRegionInfo, KringRegionWrite,
+    KringRegionAppend
 );
 
 /// A queue binding: what a bound fd holds.
@@ -118,9 +120,15 @@ impl Creds {
     }
 }
 
+/// What an fd is bound to (once).
+enum Bound {
+    Queue(Binding),
+    Region(Arc<Region>),
+}
+
 /// An open `/dev/kring` file.
 pub(crate) struct KringFile {
-    binding: SetOnce<Binding>,
+    binding: SetOnce<Bound>,
 }
 
 fn read_arg<T: FromBytes>(cmd: u32, arg: usize) -> Result<T> {
@@ -144,8 +152,20 @@ impl KringFile {
         Ok(KBox::new(Self { binding: SetOnce::new() }, GFP_KERNEL)?)
     }
 
+    /// The queue this fd is bound to; `ENOTCONN` if it is unbound or a region.
     fn bound(&self) -> Result<&Binding> {
-        self.binding.as_ref().ok_or(ENOTCONN)
+        match self.binding.as_ref() {
+            Some(Bound::Queue(b)) => Ok(b),
+            _ => Err(ENOTCONN),
+        }
+    }
+
+    /// The region this fd is bound to; `ENOTCONN` if it is unbound or a queue.
+    fn region(&self) -> Result<&Arc<Region>> {
+        match self.binding.as_ref() {
+            Some(Bound::Region(r)) => Ok(r),
+            _ => Err(ENOTCONN),
+        }
     }
 
     /// The effective timeout: `O_NONBLOCK` files never wait.
@@ -158,6 +178,10 @@ impl KringFile {
     }
 
     fn bind(&self, b: Binding) -> Result {
+        self.bind_any(Bound::Queue(b))
+    }
+
+    fn bind_any(&self, b: Bound) -> Result {
         if self.binding.populate(b) {
             Ok(())
         } else {
@@ -267,6 +291,31 @@ impl KringFile {
                 q.wait_for_message(Self::timeout(f, args.timeout_ms)).map(|()| 0)
             }
             KRING_IOC_NOTIFY => self.bound()?.need(KRING_RIGHT_RECV)?.notify().map(|()| 0),
+            KRING_IOC_REGION_CREATE => {
+                let c = read_arg::<KringRegionCreate>(cmd, arg)?;
+                if self.binding.as_ref().is_some() {
+                    return Err(EISCONN);
+                }
+                let region = Region::new(&c, Creds::current().euid.val)?;
+                self.bind_any(Bound::Region(region)).map(|()| 0)
+            }
+            KRING_IOC_REGION_INFO => {
+                write_arg(arg, &self.region()?.info())?;
+                Ok(0)
+            }
+            KRING_IOC_REGION_WRITE => {
+                let w = read_arg::<KringRegionWrite>(cmd, arg)?;
+                self.region()?.write(&w).map(|()| 0)
+            }
+            KRING_IOC_REGION_APPEND => {
+                let a = read_arg::<KringRegionAppend>(cmd, arg)?;
+                let committed = self.region()?.append(&a)?;
+                let mut out = a;
+                out.committed = committed;
+                write_arg(arg, &out)?;
+                Ok(0)
+            }
+            KRING_IOC_REGION_SEAL => self.region()?.seal().map(|()| 0),
             _ => Err(ENOTTY),
         }
     }
@@ -326,12 +375,18 @@ impl KringFile {
 
     pub(crate) fn mmap(&self, f: &File, vma: &VmaNew, pgoff: u64) -> Result {
         let _ = f;
-        let b = self.bound()?;
         let off = pgoff.checked_shl(PAGE_SHIFT as u32).filter(|o| o >> PAGE_SHIFT == pgoff).ok_or(EINVAL)?;
         // MAYSHARE, not SHARED: the kernel clears VM_SHARED for MAP_SHARED of an O_RDONLY fd.
         if vma.flags() & vmflags::MAYSHARE == 0 {
             return Err(EINVAL);
         }
+        if let Ok(r) = self.region() {
+            if off != KRING_OFF_REGION {
+                return Err(EINVAL);
+            }
+            return Self::map_area(vma, &r.mem, r.writable_mapping());
+        }
+        let b = self.bound()?;
         let q = &b.queue;
         let recv = b.rights & KRING_RIGHT_RECV != 0;
         let (area, writable): (&SharedMem, bool) = match off {
@@ -370,7 +425,7 @@ impl KringFile {
     }
 
     pub(crate) fn poll(&self, f: &File, table: PollTable<'_>) -> bindings::__poll_t {
-        let Some(b) = self.binding.as_ref() else {
+        let Ok(b) = self.bound() else {
             return bindings::POLLERR;
         };
         b.queue.poll_wait(f, &table);
@@ -390,8 +445,12 @@ impl KringFile {
 
     pub(crate) fn show_fdinfo(&self, m: &SeqFile) {
         match self.binding.as_ref() {
-            None => seq_print!(m, "kring-queue:\tnone\n"),
-            Some(b) => {
+            None => seq_print!(m, "kring:\tunbound\n"),
+            Some(Bound::Region(r)) => {
+                let i = r.info();
+                seq_print!(m, "kring-region:\tid={} generation={} policy={} size={}\n", i.id, i.generation, i.policy, i.size);
+            }
+            Some(Bound::Queue(b)) => {
                 seq_print!(
                     m,
                     "kring-queue:\tring_size={} max_msg_size={} rights={:#x}\n",

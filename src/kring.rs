@@ -17,6 +17,7 @@ use kernel::{
 mod chardev;
 mod file;
 mod queue;
+mod region;
 mod registry;
 mod shm;
 
@@ -44,6 +45,14 @@ module! {
             default: 1024,
             description: "Most queues alive at once, named or not (each pins its memory)",
         },
+        max_region_bytes: u64 {
+            default: 256 << 20,
+            description: "Largest region in bytes",
+        },
+        max_user_region_bytes: u64 {
+            default: 512 << 20,
+            description: "Most region bytes alive per user (effective uid of the creator)",
+        },
     },
 }
 
@@ -60,6 +69,11 @@ const _: () = {
     assert!(KRING_IOC_ENTER == ioctl::_IOWR::<KringEnter>(KRING_IOC_MAGIC as u32, 0x07));
     assert!(KRING_IOC_WAIT == ioctl::_IOW::<KringWait>(KRING_IOC_MAGIC as u32, 0x08));
     assert!(KRING_IOC_NOTIFY == ioctl::_IO(KRING_IOC_MAGIC as u32, 0x09));
+    assert!(KRING_IOC_REGION_CREATE == ioctl::_IOW::<KringRegionCreate>(KRING_IOC_MAGIC as u32, 0x10));
+    assert!(KRING_IOC_REGION_INFO == ioctl::_IOR::<KringRegionInfo>(KRING_IOC_MAGIC as u32, 0x11));
+    assert!(KRING_IOC_REGION_WRITE == ioctl::_IOW::<KringRegionWrite>(KRING_IOC_MAGIC as u32, 0x12));
+    assert!(KRING_IOC_REGION_APPEND == ioctl::_IOWR::<KringRegionAppend>(KRING_IOC_MAGIC as u32, 0x13));
+    assert!(KRING_IOC_REGION_SEAL == ioctl::_IO(KRING_IOC_MAGIC as u32, 0x14));
 };
 
 #[pin_data(PinnedDrop)]
@@ -71,6 +85,7 @@ struct KringModule {
 impl kernel::InPlaceModule for KringModule {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
         registry::init();
+        region::init();
         pr_info!(
             "kring {} loaded (ABI {}.{}): /dev/kring\n",
             KRING_RELEASE,
@@ -90,6 +105,7 @@ impl PinnedDrop for KringModule {
     fn drop(self: Pin<&mut Self>) {
         // No file is open (each pins the module), so only named queues remain.
         registry::clear();
+        region::clear();
         pr_info!("kring {} unloaded\n", KRING_RELEASE);
     }
 }

@@ -7,7 +7,7 @@
 //! property tests, live in `tools/kring/tests/ring.rs`.
 
 use crate::uapi::{
-    KringSqe, KRING_MODE_MASK, KRING_MSG_SIZE_MAX, KRING_NAME_MAX, KRING_NR_PRIO, KRING_PRIO_URGENT,
+    KringRegionCreate, KringSqe, KRING_REGION_APPEND_ONLY, KRING_REGION_IMMUTABLE, KRING_REGION_SLAB, KRING_MODE_MASK, KRING_MSG_SIZE_MAX, KRING_NAME_MAX, KRING_NR_PRIO, KRING_PRIO_URGENT,
     KRING_RIGHTS_ALL, KRING_RIGHT_RECV, KRING_RIGHT_SEND, KRING_RING_SIZE_MAX,
 };
 
@@ -221,5 +221,36 @@ pub fn check_sqe(sqe: &KringSqe, sq_data_size: u32, max_msg_size: u32) -> Result
     match sqe.offset.checked_add(sqe.len) {
         Some(end) if end <= sq_data_size => Ok((sqe.offset, end)),
         _ => Err(ArgError::Invalid),
+    }
+}
+
+/// Validates a region creation request; returns the region's capacity in bytes.
+/// `max_bytes` is the largest region the module allows.
+pub fn region_size(c: &KringRegionCreate, max_bytes: u64) -> Result<u64, ArgError> {
+    if c.flags != 0 {
+        return Err(ArgError::Invalid);
+    }
+    let size = match c.policy {
+        KRING_REGION_IMMUTABLE if c.max_size == 0 && c.slot_size == 0 && c.slot_count == 0 => c.size,
+        KRING_REGION_APPEND_ONLY if c.size == 0 && c.slot_size == 0 && c.slot_count == 0 => c.max_size,
+        KRING_REGION_SLAB if c.size == 0 && c.max_size == 0 && c.slot_size != 0 => {
+            (c.slot_size as u64).checked_mul(c.slot_count as u64).ok_or(ArgError::Invalid)?
+        }
+        _ => return Err(ArgError::Invalid),
+    };
+    if size == 0 {
+        return Err(ArgError::Invalid);
+    }
+    if size > max_bytes {
+        return Err(ArgError::TooLarge);
+    }
+    Ok(size)
+}
+
+/// Whether `[offset, offset + len)` lies inside `size` bytes (no overflow).
+pub const fn range_inside(offset: u64, len: u64, size: u64) -> bool {
+    match offset.checked_add(len) {
+        Some(end) => end <= size,
+        None => false,
     }
 }

@@ -22,11 +22,14 @@ pub const KRING_RELEASE: &str = "0.1.0";
 /// Incompatible ABI revision. User space must refuse to run on a major it does not know.
 pub const KRING_ABI_MAJOR: u32 = 1;
 /// Compatible ABI revision within [`KRING_ABI_MAJOR`].
-pub const KRING_ABI_MINOR: u32 = 1;
+pub const KRING_ABI_MINOR: u32 = 2;
 /// Feature bit: queues (create/open/unlink, send/recv, mmap rings, poll). ABI 1.1.
 pub const KRING_FEAT_QUEUES: u64 = 1 << 0;
+/// Feature bit: regions with kernel-enforced policies (create, write, append, seal, map).
+/// ABI 1.2.
+pub const KRING_FEAT_REGIONS: u64 = 1 << 1;
 /// Feature bits reported in [`KringVersion::features`] by this build.
-pub const KRING_FEATURES: u64 = KRING_FEAT_QUEUES;
+pub const KRING_FEATURES: u64 = KRING_FEAT_QUEUES | KRING_FEAT_REGIONS;
 
 /// Length of [`KringVersion::release`], NUL terminator included.
 pub const KRING_RELEASE_LEN: usize = 32;
@@ -482,3 +485,104 @@ const _: () = assert!(core::mem::size_of::<KringSqe>() == 16);
 const _: () = assert!(core::mem::size_of::<KringEntry>() == 32);
 const _: () = assert!(core::mem::size_of::<KringHeader>() == 80);
 const _: () = assert!(core::mem::size_of::<KringConsumer>() == 32);
+
+// ---------------------------------------------------------------------------------------------
+// Regions (ABI 1.2, KRING_FEAT_REGIONS)
+// ---------------------------------------------------------------------------------------------
+
+/// Region policy: filled once (`KRING_IOC_REGION_WRITE`), then sealed; never changes after.
+pub const KRING_REGION_IMMUTABLE: u32 = 0;
+/// Region policy: bytes are appended through the kernel; committed bytes never change.
+pub const KRING_REGION_APPEND_ONLY: u32 = 1;
+/// Region policy: fixed-size slots, freely writable shared memory.
+pub const KRING_REGION_SLAB: u32 = 2;
+
+/// `kring_region_info.flags`: the (Immutable) region is sealed.
+pub const KRING_REGION_SEALED: u32 = 1 << 0;
+
+/// mmap offset of a region's bytes on a region fd.
+pub const KRING_OFF_REGION: u64 = 0;
+
+/// `KRING_IOC_REGION_CREATE` argument: create a region and bind this fd to it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KringRegionCreate {
+    /// `KRING_REGION_*`.
+    pub policy: u32,
+    /// Reserved, must be 0.
+    pub flags: u32,
+    /// Immutable: size in bytes (1..); otherwise 0.
+    pub size: u64,
+    /// AppendOnly: largest committed length (1..); otherwise 0.
+    pub max_size: u64,
+    /// Slab: bytes per slot (1..); otherwise 0.
+    pub slot_size: u32,
+    /// Slab: number of slots (1..); otherwise 0.
+    pub slot_count: u32,
+}
+
+/// `KRING_IOC_REGION_INFO` reply.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KringRegionInfo {
+    /// Region id (reused after the region is freed).
+    pub id: u32,
+    /// Generation: differs for every region that ever had this id.
+    pub generation: u32,
+    /// `KRING_REGION_*`.
+    pub policy: u32,
+    /// `KRING_REGION_SEALED`.
+    pub flags: u32,
+    /// Capacity in bytes (what can be mapped).
+    pub size: u64,
+    /// AppendOnly: committed length. Immutable: `size` once sealed, else 0. Slab: `size`.
+    pub committed: u64,
+    /// Slab: bytes per slot; otherwise 0.
+    pub slot_size: u32,
+    /// Slab: number of slots; otherwise 0.
+    pub slot_count: u32,
+}
+
+/// `KRING_IOC_REGION_WRITE` argument: copy bytes into an unsealed Immutable or a Slab region.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KringRegionWrite {
+    /// Byte offset in the region.
+    pub offset: u64,
+    /// User address of the bytes.
+    pub addr: u64,
+    /// Number of bytes.
+    pub len: u32,
+    /// Reserved, must be 0.
+    pub flags: u32,
+}
+
+/// `KRING_IOC_REGION_APPEND` argument and reply: append bytes to an AppendOnly region.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KringRegionAppend {
+    /// In: user address of the bytes.
+    pub addr: u64,
+    /// In: number of bytes.
+    pub len: u32,
+    /// In: reserved, must be 0.
+    pub flags: u32,
+    /// Out: the committed length after the append (the bytes start at `committed - len`).
+    pub committed: u64,
+}
+
+/// `KRING_IOC_REGION_CREATE`.
+pub const KRING_IOC_REGION_CREATE: u32 = ioctl::iow::<KringRegionCreate>(KRING_IOC_MAGIC, 0x10);
+/// `KRING_IOC_REGION_INFO`.
+pub const KRING_IOC_REGION_INFO: u32 = ioctl::ior::<KringRegionInfo>(KRING_IOC_MAGIC, 0x11);
+/// `KRING_IOC_REGION_WRITE`.
+pub const KRING_IOC_REGION_WRITE: u32 = ioctl::iow::<KringRegionWrite>(KRING_IOC_MAGIC, 0x12);
+/// `KRING_IOC_REGION_APPEND`.
+pub const KRING_IOC_REGION_APPEND: u32 = ioctl::iowr::<KringRegionAppend>(KRING_IOC_MAGIC, 0x13);
+/// `KRING_IOC_REGION_SEAL`: seal an Immutable region.
+pub const KRING_IOC_REGION_SEAL: u32 = ioctl::ioc(ioctl::NONE, KRING_IOC_MAGIC, 0x14, 0);
+
+const _: () = assert!(core::mem::size_of::<KringRegionCreate>() == 32);
+const _: () = assert!(core::mem::size_of::<KringRegionInfo>() == 40);
+const _: () = assert!(core::mem::size_of::<KringRegionWrite>() == 24);
+const _: () = assert!(core::mem::size_of::<KringRegionAppend>() == 24);

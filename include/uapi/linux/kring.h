@@ -17,10 +17,11 @@
 #include <linux/types.h>
 
 #define KRING_ABI_MAJOR		1
-#define KRING_ABI_MINOR		1
+#define KRING_ABI_MINOR		2
 
 /* kring_version.features */
 #define KRING_FEAT_QUEUES	(1ULL << 0)	/* ABI 1.1: queues */
+#define KRING_FEAT_REGIONS	(1ULL << 1)	/* ABI 1.2: regions */
 
 #define KRING_RELEASE_LEN	32
 
@@ -219,5 +220,63 @@ struct kring_consumer {
 #define KRING_IOC_ENTER		_IOWR(KRING_IOC_MAGIC, 0x07, struct kring_enter)
 #define KRING_IOC_WAIT		_IOW(KRING_IOC_MAGIC, 0x08, struct kring_wait)
 #define KRING_IOC_NOTIFY	_IO(KRING_IOC_MAGIC, 0x09)
+
+/*
+ * Regions (ABI 1.2, KRING_FEAT_REGIONS).
+ *
+ * A /dev/kring fd becomes a region handle with KRING_IOC_REGION_CREATE (once). The region's
+ * bytes are mapped at KRING_OFF_REGION of that fd: read-only (VM_MAYWRITE cleared) for Immutable
+ * and AppendOnly regions, read-write for Slab regions. Immutable regions are filled with
+ * KRING_IOC_REGION_WRITE and sealed with KRING_IOC_REGION_SEAL; AppendOnly regions grow with
+ * KRING_IOC_REGION_APPEND. Memory is charged to the creator's memory cgroup and to per-user
+ * limits (module parameters max_region_bytes, max_user_region_bytes).
+ */
+#define KRING_REGION_IMMUTABLE		0
+#define KRING_REGION_APPEND_ONLY	1
+#define KRING_REGION_SLAB		2
+
+#define KRING_REGION_SEALED	(1U << 0)
+
+#define KRING_OFF_REGION	0x00000000ULL
+
+struct kring_region_create {
+	__u32 policy;		/* KRING_REGION_* */
+	__u32 flags;		/* reserved, 0 */
+	__u64 size;		/* Immutable: size; else 0 */
+	__u64 max_size;		/* AppendOnly: largest committed length; else 0 */
+	__u32 slot_size;	/* Slab: bytes per slot; else 0 */
+	__u32 slot_count;	/* Slab: slots; else 0 */
+};
+
+struct kring_region_info {
+	__u32 id;
+	__u32 generation;
+	__u32 policy;
+	__u32 flags;		/* KRING_REGION_SEALED */
+	__u64 size;		/* capacity */
+	__u64 committed;	/* AppendOnly: committed; Immutable: size once sealed; Slab: size */
+	__u32 slot_size;
+	__u32 slot_count;
+};
+
+struct kring_region_write {
+	__u64 offset;
+	__u64 addr;
+	__u32 len;
+	__u32 flags;		/* reserved, 0 */
+};
+
+struct kring_region_append {
+	__u64 addr;		/* in */
+	__u32 len;		/* in */
+	__u32 flags;		/* in: reserved, 0 */
+	__u64 committed;	/* out */
+};
+
+#define KRING_IOC_REGION_CREATE	_IOW(KRING_IOC_MAGIC, 0x10, struct kring_region_create)
+#define KRING_IOC_REGION_INFO	_IOR(KRING_IOC_MAGIC, 0x11, struct kring_region_info)
+#define KRING_IOC_REGION_WRITE	_IOW(KRING_IOC_MAGIC, 0x12, struct kring_region_write)
+#define KRING_IOC_REGION_APPEND	_IOWR(KRING_IOC_MAGIC, 0x13, struct kring_region_append)
+#define KRING_IOC_REGION_SEAL	_IO(KRING_IOC_MAGIC, 0x14)
 
 #endif /* _UAPI_LINUX_KRING_H */

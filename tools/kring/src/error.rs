@@ -90,6 +90,10 @@ pub enum Error {
     /// `CorruptRing`: the receiver's consumer page holds an impossible index, or a mapped
     /// entry is out of range (`EUCLEAN`).
     CorruptRing,
+    /// `RegionNotWritable`: the region is sealed, or its policy forbids writing (`EPERM`).
+    RegionNotWritable,
+    /// `RegionFull`: an append would pass the AppendOnly region's `max_size` (`ENOSPC`).
+    RegionFull,
     /// Any other operating-system error.
     Os {
         /// The operation that failed.
@@ -166,6 +170,8 @@ impl Error {
             Error::AlreadyBound => Some(Errno::ISCONN.raw_os_error()),
             Error::NoRight { .. } => Some(Errno::BADF.raw_os_error()),
             Error::CorruptRing => Some(Errno::UCLEAN.raw_os_error()),
+            Error::RegionNotWritable => Some(Errno::PERM.raw_os_error()),
+            Error::RegionFull => Some(Errno::NOSPC.raw_os_error()),
             Error::AbiMismatch { .. } => None,
         }
     }
@@ -204,6 +210,8 @@ impl fmt::Display for Error {
             Error::AlreadyBound => write!(f, "the fd is already bound to a queue"),
             Error::NoRight { op } => write!(f, "{op}: this handle was not opened with that right"),
             Error::CorruptRing => write!(f, "the shared ring holds an impossible value"),
+            Error::RegionNotWritable => write!(f, "the region is sealed or its policy forbids writing"),
+            Error::RegionFull => write!(f, "the append-only region is full"),
             Error::Os { op, errno } => write!(f, "{op}: {errno}"),
         }
     }

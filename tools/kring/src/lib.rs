@@ -16,6 +16,7 @@
 
 mod error;
 mod queue;
+mod region;
 mod sys;
 
 /// The kring ABI shared with the kernel module (`src/uapi.rs`): structs, constants, ioctl numbers.
@@ -30,6 +31,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 pub use error::Error;
+pub use region::{Region, RegionPolicy};
 pub use queue::{
     CreateOptions, KernelQueue, MessageInfo, MsgPriority, PayloadKind, Queue, QueueConfig, Receiver, Sender,
 };

@@ -91,6 +91,38 @@ pub(crate) fn notify(fd: BorrowedFd<'_>) -> Result<()> {
     unsafe { ioctl(fd, NoArg::<{ KRING_IOC_NOTIFY }>::new()) }
 }
 
+/// `KRING_IOC_REGION_CREATE`.
+pub(crate) fn region_create(fd: BorrowedFd<'_>, arg: KringRegionCreate) -> Result<()> {
+    // SAFETY: see above.
+    unsafe { ioctl(fd, Setter::<{ KRING_IOC_REGION_CREATE }, KringRegionCreate>::new(arg)) }
+}
+
+/// `KRING_IOC_REGION_INFO`.
+pub(crate) fn region_info(fd: BorrowedFd<'_>) -> Result<KringRegionInfo> {
+    // SAFETY: see above.
+    unsafe { ioctl(fd, Getter::<{ KRING_IOC_REGION_INFO }, KringRegionInfo>::new()) }
+}
+
+/// `KRING_IOC_REGION_WRITE`. `arg.addr` must point to `arg.len` readable bytes (the kernel
+/// checks and only reads).
+pub(crate) fn region_write(fd: BorrowedFd<'_>, arg: KringRegionWrite) -> Result<()> {
+    // SAFETY: see above.
+    unsafe { ioctl(fd, Setter::<{ KRING_IOC_REGION_WRITE }, KringRegionWrite>::new(arg)) }
+}
+
+/// `KRING_IOC_REGION_APPEND`: returns the committed length.
+pub(crate) fn region_append(fd: BorrowedFd<'_>, mut arg: KringRegionAppend) -> Result<u64> {
+    // SAFETY: see above.
+    unsafe { ioctl(fd, Updater::<{ KRING_IOC_REGION_APPEND }, KringRegionAppend>::new(&mut arg)) }?;
+    Ok(arg.committed)
+}
+
+/// `KRING_IOC_REGION_SEAL`.
+pub(crate) fn region_seal(fd: BorrowedFd<'_>) -> Result<()> {
+    // SAFETY: see above; no argument.
+    unsafe { ioctl(fd, NoArg::<{ KRING_IOC_REGION_SEAL }>::new()) }
+}
+
 /// A shared mapping of one area of a queue fd, unmapped on drop.
 ///
 /// # Invariants
@@ -172,6 +204,18 @@ impl Mapping {
         // buffer; no reference to the shared bytes is created.
         unsafe { std::ptr::copy_nonoverlapping(self.ptr.as_ptr().add(off), dst.as_mut_ptr(), dst.len()) };
         Some(())
+    }
+
+    /// The first `len` bytes as a slice. Only for bytes that can never change again while the
+    /// mapping lives (sealed Immutable regions, AppendOnly committed prefixes): the kernel then
+    /// guarantees that no one, kernel or user space, writes them.
+    pub(crate) fn stable_slice(&self, len: usize) -> Option<&[u8]> {
+        if len > self.len {
+            return None;
+        }
+        // SAFETY: in bounds; by the caller's contract the bytes are immutable for the lifetime
+        // of `&self` (the mapping stays mapped that long), so a shared slice is sound.
+        Some(unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), len) })
     }
 
     /// Copies `src` into the mapping at `off`; `None` if out of bounds.

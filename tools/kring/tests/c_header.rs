@@ -54,6 +54,17 @@ fn checks() -> Vec<(&'static str, &'static str, u64)> {
     consts!(v, KRING_IOC_VERSION, KRING_IOC_CREATE, KRING_IOC_OPEN, KRING_IOC_UNLINK, KRING_IOC_INFO);
     consts!(v, KRING_IOC_SEND, KRING_IOC_RECV, KRING_IOC_ENTER, KRING_IOC_WAIT, KRING_IOC_NOTIFY);
 
+    consts!(v, KRING_FEAT_REGIONS, KRING_REGION_IMMUTABLE, KRING_REGION_APPEND_ONLY, KRING_REGION_SLAB);
+    consts!(v, KRING_REGION_SEALED, KRING_OFF_REGION, KRING_IOC_REGION_CREATE, KRING_IOC_REGION_INFO);
+    consts!(v, KRING_IOC_REGION_WRITE, KRING_IOC_REGION_APPEND, KRING_IOC_REGION_SEAL);
+    layout!(v, KringRegionCreate, "kring_region_create");
+    fields!(v, KringRegionCreate, "kring_region_create", policy, flags, size, max_size, slot_size, slot_count);
+    layout!(v, KringRegionInfo, "kring_region_info");
+    fields!(v, KringRegionInfo, "kring_region_info", id, generation, policy, flags, size, committed, slot_size, slot_count);
+    layout!(v, KringRegionWrite, "kring_region_write");
+    fields!(v, KringRegionWrite, "kring_region_write", offset, addr, len, flags);
+    layout!(v, KringRegionAppend, "kring_region_append");
+    fields!(v, KringRegionAppend, "kring_region_append", addr, len, flags, committed);
     layout!(v, KringVersion, "kring_version");
     fields!(v, KringVersion, "kring_version", abi_major, abi_minor, features, release);
     layout!(v, KringCreate, "kring_create");

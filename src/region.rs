@@ -1,0 +1,272 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Regions: kernel-backed shared memory whose policy the kernel enforces.
+//!
+//! * Immutable: filled through `KRING_IOC_REGION_WRITE`, then sealed. Its mappings are read-only
+//!   from the start (`VM_MAYWRITE` cleared), so sealing never waits for writable mappings and no
+//!   mapping, `mprotect`, `/proc/<pid>/mem` write or forked child can change a sealed byte.
+//! * AppendOnly: bytes are appended through the kernel only; the committed length only grows,
+//!   up to `max_size`; mappings are read-only, so committed bytes never change.
+//! * Slab: fixed-size slots of freely writable shared memory (mappable read-write).
+//!
+//! # Lock order
+//!
+//! `REGION_IDS` and `REGION_BYTES` are leaves (never held together, nor with other locks).
+//! `Region::inner` is a leaf too; no user memory is touched while holding it (bounce buffers).
+
+use kernel::{
+    new_mutex,
+    prelude::*,
+    sync::{
+        Arc,
+        Mutex, //
+    },
+    uaccess::UserSlice,
+};
+
+use crate::{ring, shm::SharedMem, uapi::*};
+
+/// One slot of the id table: the generation of the last region with this id, and whether a
+/// live region holds it.
+struct IdSlot {
+    generation: u32,
+    live: bool,
+}
+
+/// Region ids: reused after a region is freed, with a new generation each time.
+struct Ids {
+    slots: KVec<IdSlot>,
+}
+
+/// Bytes of region memory per user, checked against `max_user_region_bytes`.
+struct UserBytes {
+    users: KVec<(u32, u64)>,
+}
+
+kernel::sync::global_lock! {
+    // SAFETY: initialised in the module initialiser, before `/dev/kring` exists.
+    unsafe(uninit) static REGION_IDS: Mutex<Ids> = Ids { slots: KVec::new() };
+}
+
+kernel::sync::global_lock! {
+    // SAFETY: initialised in the module initialiser, before `/dev/kring` exists.
+    unsafe(uninit) static REGION_BYTES: Mutex<UserBytes> = UserBytes { users: KVec::new() };
+}
+
+/// Initialises the region tables. Call once, from module init.
+pub(crate) fn init() {
+    // SAFETY: called exactly once, before any other use of these statics.
+    unsafe {
+        REGION_IDS.init();
+        REGION_BYTES.init();
+    }
+}
+
+/// Frees the tables' buffers (module unload: no region can be alive then).
+pub(crate) fn clear() {
+    REGION_IDS.lock().slots = KVec::new();
+    REGION_BYTES.lock().users = KVec::new();
+}
+
+/// A region's id, held while it lives.
+struct IdLease {
+    id: u32,
+    generation: u32,
+}
+
+impl IdLease {
+    fn take() -> Result<Self> {
+        let mut t = REGION_IDS.lock();
+        if let Some((i, s)) = t.slots.iter_mut().enumerate().find(|(_, s)| !s.live) {
+            s.live = true;
+            s.generation = s.generation.wrapping_add(1);
+            return Ok(Self { id: i as u32, generation: s.generation });
+        }
+        let id = u32::try_from(t.slots.len()).map_err(|_| ENOMEM)?;
+        t.slots.push(IdSlot { generation: 1, live: true }, GFP_KERNEL)?;
+        Ok(Self { id, generation: 1 })
+    }
+}
+
+impl Drop for IdLease {
+    fn drop(&mut self) {
+        if let Some(s) = REGION_IDS.lock().slots.get_mut(self.id as usize) {
+            s.live = false;
+        }
+    }
+}
+
+/// Region bytes charged to a user, given back on drop.
+struct Charge {
+    uid: u32,
+    bytes: u64,
+}
+
+impl Charge {
+    fn take(uid: u32, bytes: u64) -> Result<Self> {
+        let limit = crate::module_parameters::max_user_region_bytes.value();
+        let mut t = REGION_BYTES.lock();
+        let i = match t.users.iter().position(|(u, _)| *u == uid) {
+            Some(i) => i,
+            None => {
+                t.users.push((uid, 0), GFP_KERNEL)?;
+                t.users.len() - 1
+            }
+        };
+        let used = t.users.get_mut(i).ok_or(ENOMEM)?;
+        let total = used.1.checked_add(bytes).ok_or(ENOMEM)?;
+        if total > limit {
+            return Err(ENOMEM);
+        }
+        used.1 = total;
+        Ok(Self { uid, bytes })
+    }
+}
+
+impl Drop for Charge {
+    fn drop(&mut self) {
+        let mut t = REGION_BYTES.lock();
+        if let Some(i) = t.users.iter().position(|(u, _)| *u == self.uid) {
+            if let Some(e) = t.users.get_mut(i) {
+                e.1 = e.1.saturating_sub(self.bytes);
+            }
+        }
+    }
+}
+
+struct Inner {
+    /// AppendOnly: committed length.
+    committed: u64,
+    /// Immutable: sealed.
+    sealed: bool,
+}
+
+/// A region. Shared (`Arc`) by the fds bound to it.
+#[pin_data]
+pub(crate) struct Region {
+    lease: IdLease,
+    _charge: Charge,
+    pub(crate) policy: u32,
+    pub(crate) size: u64,
+    slot_size: u32,
+    slot_count: u32,
+    pub(crate) mem: SharedMem,
+    #[pin]
+    inner: Mutex<Inner>,
+}
+
+impl Region {
+    /// Creates a region for user `uid` (charged to that user and the caller's memory cgroup).
+    pub(crate) fn new(c: &KringRegionCreate, uid: u32) -> Result<Arc<Self>> {
+        let max = crate::module_parameters::max_region_bytes.value();
+        let size = ring::region_size(c, max).map_err(|e| match e {
+            ring::ArgError::TooLarge => ENOMEM,
+            _ => EINVAL,
+        })?;
+        let len = usize::try_from(size).map_err(|_| ENOMEM)?;
+        let charge = Charge::take(uid, size)?;
+        let mem = SharedMem::new(len)?;
+        let lease = IdLease::take()?;
+        Arc::pin_init(
+            try_pin_init!(Self {
+                lease,
+                _charge: charge,
+                policy: c.policy,
+                size,
+                slot_size: c.slot_size,
+                slot_count: c.slot_count,
+                mem,
+                inner <- new_mutex!(Inner { committed: 0, sealed: false }),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// Whether user space may map the region writable.
+    pub(crate) fn writable_mapping(&self) -> bool {
+        self.policy == KRING_REGION_SLAB
+    }
+
+    /// `KRING_IOC_REGION_INFO`.
+    pub(crate) fn info(&self) -> KringRegionInfo {
+        let g = self.inner.lock();
+        let committed = match self.policy {
+            KRING_REGION_APPEND_ONLY => g.committed,
+            KRING_REGION_IMMUTABLE if g.sealed => self.size,
+            KRING_REGION_IMMUTABLE => 0,
+            _ => self.size,
+        };
+        KringRegionInfo {
+            id: self.lease.id,
+            generation: self.lease.generation,
+            policy: self.policy,
+            flags: if g.sealed { KRING_REGION_SEALED } else { 0 },
+            size: self.size,
+            committed,
+            slot_size: self.slot_size,
+            slot_count: self.slot_count,
+        }
+    }
+
+    /// Copies `len` bytes from user memory at `addr` into a kernel buffer (no lock held).
+    fn bounce(addr: u64, len: u32) -> Result<KVVec<u8>> {
+        let addr = usize::try_from(addr).map_err(|_| EFAULT)?;
+        let mut buf = KVVec::new();
+        UserSlice::new(UserPtr::from_addr(addr), len as usize).read_all(&mut buf, GFP_KERNEL)?;
+        Ok(buf)
+    }
+
+    /// `KRING_IOC_REGION_WRITE`: unsealed Immutable or Slab. `EPERM` when sealed or AppendOnly.
+    pub(crate) fn write(&self, w: &KringRegionWrite) -> Result {
+        if w.flags != 0 {
+            return Err(EINVAL);
+        }
+        if self.policy == KRING_REGION_APPEND_ONLY {
+            return Err(EPERM);
+        }
+        if !ring::range_inside(w.offset, w.len as u64, self.size) {
+            return Err(EINVAL);
+        }
+        let buf = Self::bounce(w.addr, w.len)?;
+        let g = self.inner.lock();
+        if g.sealed {
+            return Err(EPERM);
+        }
+        let off = usize::try_from(w.offset).map_err(|_| EINVAL)?;
+        // SAFETY: Immutable regions have no writable user mapping and we hold `inner`, which
+        // serialises kernel writers. Slab regions may be written by user space concurrently;
+        // the copy creates no reference, so a racing user write only changes which bytes win.
+        unsafe { self.mem.write_bytes(off, &buf) }?;
+        drop(g);
+        Ok(())
+    }
+
+    /// `KRING_IOC_REGION_APPEND`: returns the new committed length. `ENOSPC` past `max_size`.
+    pub(crate) fn append(&self, a: &KringRegionAppend) -> Result<u64> {
+        if a.flags != 0 || a.committed != 0 {
+            return Err(EINVAL);
+        }
+        if self.policy != KRING_REGION_APPEND_ONLY {
+            return Err(EINVAL);
+        }
+        let buf = Self::bounce(a.addr, a.len)?;
+        let mut g = self.inner.lock();
+        if !ring::range_inside(g.committed, a.len as u64, self.size) {
+            return Err(ENOSPC);
+        }
+        let off = usize::try_from(g.committed).map_err(|_| EINVAL)?;
+        // SAFETY: AppendOnly regions have no writable user mapping; we hold `inner`. The bytes
+        // lie past the committed length, which no reader relies on yet.
+        unsafe { self.mem.write_bytes(off, &buf) }?;
+        g.committed += a.len as u64;
+        Ok(g.committed)
+    }
+
+    /// `KRING_IOC_REGION_SEAL`: Immutable only (`EINVAL` otherwise); sealing twice is fine.
+    pub(crate) fn seal(&self) -> Result {
+        if self.policy != KRING_REGION_IMMUTABLE {
+            return Err(EINVAL);
+        }
+        self.inner.lock().sealed = true;
+        Ok(())
+    }
+}
