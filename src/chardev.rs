@@ -143,6 +143,22 @@ unsafe extern "C" fn show_fdinfo(m: *mut bindings::seq_file, file: *mut bindings
     this.show_fdinfo(m);
 }
 
+/// Runs `f` on the kring file behind fd `fd` of the calling process. `EBADF` if `fd` is not open
+/// or is not a `/dev/kring` file.
+pub(crate) fn with_kring_fd<R>(fd: i32, f: impl FnOnce(&KringFile) -> Result<R>) -> Result<R> {
+    let fd = u32::try_from(fd).map_err(|_| EBADF)?;
+    let file = kernel::fs::file::LocalFile::fget(fd)?;
+    // SAFETY: `f_op` of a file we hold a reference to is valid to read.
+    let fops = unsafe { (*file.as_ptr()).f_op };
+    if !core::ptr::eq(fops, &FOPS.0) {
+        return Err(EBADF);
+    }
+    // SAFETY: the file is a /dev/kring file (its fops are ours), opened by `open` and not yet
+    // released (we hold a reference), so `private_data` is our `Private`, valid while we hold it.
+    let this = unsafe { Private::borrow((*file.as_ptr()).private_data) };
+    f(this)
+}
+
 /// The registration of `/dev/kring`, deregistered on drop.
 ///
 /// # Invariants

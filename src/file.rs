@@ -42,7 +42,7 @@ macro_rules! plain_abi {
 plain_abi!(
     KringVersion, KringCreate, KringOpen, KringUnlink, KringInfo, KringSend, KringRecv,
     KringEnter, KringWait, KringSqe, KringRegionCreate, KringRegionInfo, KringRegionWrite,
-    KringRegionAppend
+    KringRegionAppend, KringSendDesc, KringDescSubmit, KringRegionOpen
 );
 
 /// A queue binding: what a bound fd holds.
@@ -123,7 +123,9 @@ impl Creds {
 /// What an fd is bound to (once).
 enum Bound {
     Queue(Binding),
-    Region(Arc<Region>),
+    /// A region, and whether this fd may change it (the creator's fd) or only read it (an fd
+    /// a receiver opened from a descriptor).
+    Region(Arc<Region>, bool),
 }
 
 /// An open `/dev/kring` file.
@@ -163,9 +165,23 @@ impl KringFile {
     /// The region this fd is bound to; `ENOTCONN` if it is unbound or a queue.
     fn region(&self) -> Result<&Arc<Region>> {
         match self.binding.as_ref() {
-            Some(Bound::Region(r)) => Ok(r),
+            Some(Bound::Region(r, _)) => Ok(r),
             _ => Err(ENOTCONN),
         }
+    }
+
+    /// The region this fd may change; `EPERM` for a read-only region fd.
+    fn region_rw(&self) -> Result<&Arc<Region>> {
+        match self.binding.as_ref() {
+            Some(Bound::Region(r, true)) => Ok(r),
+            Some(Bound::Region(_, false)) => Err(EPERM),
+            _ => Err(ENOTCONN),
+        }
+    }
+
+    /// The region behind this fd, for a descriptor (any region fd grants access to its bytes).
+    pub(crate) fn region_for_descriptor(&self) -> Result<Arc<Region>> {
+        self.region().cloned().map_err(|_| EBADF)
     }
 
     /// The effective timeout: `O_NONBLOCK` files never wait.
@@ -297,7 +313,7 @@ impl KringFile {
                     return Err(EISCONN);
                 }
                 let region = Region::new(&c, Creds::current().euid.val)?;
-                self.bind_any(Bound::Region(region)).map(|()| 0)
+                self.bind_any(Bound::Region(region, true)).map(|()| 0)
             }
             KRING_IOC_REGION_INFO => {
                 write_arg(arg, &self.region()?.info())?;
@@ -305,17 +321,45 @@ impl KringFile {
             }
             KRING_IOC_REGION_WRITE => {
                 let w = read_arg::<KringRegionWrite>(cmd, arg)?;
-                self.region()?.write(&w).map(|()| 0)
+                self.region_rw()?.write(&w).map(|()| 0)
             }
             KRING_IOC_REGION_APPEND => {
                 let a = read_arg::<KringRegionAppend>(cmd, arg)?;
-                let committed = self.region()?.append(&a)?;
+                let committed = self.region_rw()?.append(&a)?;
                 let mut out = a;
                 out.committed = committed;
                 write_arg(arg, &out)?;
                 Ok(0)
             }
-            KRING_IOC_REGION_SEAL => self.region()?.seal().map(|()| 0),
+            KRING_IOC_REGION_SEAL => self.region_rw()?.seal().map(|()| 0),
+            KRING_IOC_SEND_DESC => {
+                let a = read_arg::<KringSendDesc>(cmd, arg)?;
+                if a.flags != 0 || a.pad != [0; 3] || a.reserved != 0 {
+                    return Err(EINVAL);
+                }
+                let q = self.bound()?.need(KRING_RIGHT_SEND)?;
+                let region = crate::chardev::with_kring_fd(a.region_fd, |f| f.region_for_descriptor())?;
+                q.send_desc(region, a.offset, a.length, a.priority, Self::timeout(f, a.timeout_ms)).map(|()| 0)
+            }
+            KRING_IOC_REGION_OPEN => {
+                let a = read_arg::<KringRegionOpen>(cmd, arg)?;
+                if a.flags != 0 {
+                    return Err(EINVAL);
+                }
+                if self.binding.as_ref().is_some() {
+                    return Err(EISCONN);
+                }
+                // Read access is granted to the receiver of a queued descriptor, and nobody else.
+                let region = crate::chardev::with_kring_fd(a.queue_fd, |qf| {
+                    let q = qf.bound()?.need(KRING_RIGHT_RECV)?;
+                    Ok(q.region_in_flight(a.region_id, a.generation))
+                })?;
+                match region {
+                    Some(r) => self.bind_any(Bound::Region(r, false)).map(|()| 0),
+                    None if Region::is_live(a.region_id, a.generation) => Err(EACCES),
+                    None => Err(ESTALE),
+                }
+            }
             _ => Err(ENOTTY),
         }
     }
@@ -380,11 +424,11 @@ impl KringFile {
         if vma.flags() & vmflags::MAYSHARE == 0 {
             return Err(EINVAL);
         }
-        if let Ok(r) = self.region() {
+        if let Some(Bound::Region(r, rw)) = self.binding.as_ref() {
             if off != KRING_OFF_REGION {
                 return Err(EINVAL);
             }
-            return Self::map_area(vma, &r.mem, r.writable_mapping());
+            return Self::map_area(vma, &r.mem, *rw && r.writable_mapping());
         }
         let b = self.bound()?;
         let q = &b.queue;
@@ -446,7 +490,7 @@ impl KringFile {
     pub(crate) fn show_fdinfo(&self, m: &SeqFile) {
         match self.binding.as_ref() {
             None => seq_print!(m, "kring:\tunbound\n"),
-            Some(Bound::Region(r)) => {
+            Some(Bound::Region(r, _)) => {
                 let i = r.info();
                 seq_print!(m, "kring-region:\tid={} generation={} policy={} size={}\n", i.id, i.generation, i.policy, i.size);
             }

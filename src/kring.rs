@@ -74,6 +74,8 @@ const _: () = {
     assert!(KRING_IOC_REGION_WRITE == ioctl::_IOW::<KringRegionWrite>(KRING_IOC_MAGIC as u32, 0x12));
     assert!(KRING_IOC_REGION_APPEND == ioctl::_IOWR::<KringRegionAppend>(KRING_IOC_MAGIC as u32, 0x13));
     assert!(KRING_IOC_REGION_SEAL == ioctl::_IO(KRING_IOC_MAGIC as u32, 0x14));
+    assert!(KRING_IOC_SEND_DESC == ioctl::_IOW::<KringSendDesc>(KRING_IOC_MAGIC as u32, 0x15));
+    assert!(KRING_IOC_REGION_OPEN == ioctl::_IOW::<KringRegionOpen>(KRING_IOC_MAGIC as u32, 0x16));
 };
 
 #[pin_data(PinnedDrop)]

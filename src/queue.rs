@@ -7,6 +7,9 @@
 //! 2. `file::Binding::submit` (per-fd mutex: the submission area; `->mmap` takes it too)
 //! 3. `Queue::recv_lock` (per-queue mutex: one kernel-side receive at a time)
 //! 4. `Queue::inner` (mutex: everything that changes)
+//! 5. the region leaves: `Region::inner`, `region::REGION_IDS`, `region::REGION_BYTES`
+//!    (taken under `Queue::inner` when a batched descriptor is validated or a consumed
+//!    descriptor drops the last reference to its region)
 //!
 //! User memory is never touched while `Queue::inner` is held: payloads go through a kernel
 //! bounce buffer (a sender stuck in a page fault, e.g. on FUSE or userfaultfd memory, cannot
@@ -53,6 +56,7 @@ use kernel::{
 };
 
 use crate::{
+    region::Region,
     ring::{
         self,
         Geometry, //
@@ -67,6 +71,7 @@ struct Meta {
     slot: u32,
     len: u32,
     seq: u64,
+    kind: u8,
 }
 
 /// The state of a queue that changes, protected by `Queue::inner`.
@@ -83,6 +88,9 @@ struct Inner {
     free: KVVec<u32>,
     /// `KRING_NR_PRIO * ring_size` records, ring `p` at `p * ring_size`.
     meta: KVVec<Meta>,
+    /// For each ring position holding a descriptor, the region it refers to: a queued
+    /// descriptor keeps its region alive. Same indexing as `meta`.
+    held: KVVec<Option<Arc<Region>>>,
     /// Bound fds with `KRING_RIGHT_SEND`.
     senders: u32,
     /// Whether an fd with `KRING_RIGHT_RECV` is bound.
@@ -96,6 +104,9 @@ struct Inner {
 }
 
 type InnerGuard<'a> = Guard<'a, Inner, MutexBackend>;
+
+/// Payloads up to this size are bounced through the kernel stack instead of the heap.
+const SMALL_MSG: usize = 256;
 
 /// Live queues, checked against the `max_queues` module parameter.
 static LIVE_QUEUES: kernel::sync::atomic::Atomic<u32> = kernel::sync::atomic::Atomic::new(0);
@@ -191,8 +202,10 @@ impl Queue {
         }
         let n = KRING_NR_PRIO * rs;
         let mut meta = KVVec::with_capacity(n, GFP_KERNEL_ACCOUNT)?;
+        let mut held = KVVec::with_capacity(n, GFP_KERNEL_ACCOUNT)?;
         for _ in 0..n {
             meta.push(Meta::default(), GFP_KERNEL_ACCOUNT)?;
+            held.push(None, GFP_KERNEL_ACCOUNT)?;
         }
 
         header.write(
@@ -234,6 +247,7 @@ impl Queue {
                     recv_count: 0,
                     free,
                     meta,
+                    held,
                     senders: 0,
                     receiver: false,
                     named: false,
@@ -272,6 +286,10 @@ impl Queue {
                         if let Some(m) = inner.meta.get(i).copied() {
                             // Cannot fail: at most ring_size slots are ever out.
                             let _ = inner.free.push_within_capacity(m.slot);
+                        }
+                        // A consumed descriptor no longer keeps its region alive.
+                        if let Some(r) = inner.held.get_mut(i) {
+                            *r = None;
                         }
                         inner.heads[p] = inner.heads[p].wrapping_add(1);
                         inner.recv_count += 1;
@@ -368,6 +386,19 @@ impl Queue {
         len: u32,
         fill: impl FnOnce(&SharedMem, usize) -> Result,
     ) -> Result {
+        self.enqueue_kind(inner, prio, len, KRING_KIND_INLINE, None, fill)
+    }
+
+    /// Accepts one message of `kind` (a descriptor holds `region` alive while queued).
+    fn enqueue_kind(
+        &self,
+        inner: &mut Inner,
+        prio: u8,
+        len: u32,
+        kind: u8,
+        region: Option<Arc<Region>>,
+        fill: impl FnOnce(&SharedMem, usize) -> Result,
+    ) -> Result {
         let p = prio as usize;
         let slot = inner.free.pop().ok_or(ENOSPC)?;
         let off = self.geo.slot_offset(slot).ok_or(EINVAL)? as usize;
@@ -382,7 +413,7 @@ impl Queue {
             len,
             slot,
             priority: prio,
-            kind: KRING_KIND_INLINE,
+            kind,
             flags: 0,
             reserved: 0,
             reserved2: 0,
@@ -398,7 +429,10 @@ impl Queue {
         }
         let mi = self.meta_index(p, idx);
         if let Some(m) = inner.meta.get_mut(mi) {
-            *m = Meta { slot, len, seq };
+            *m = Meta { slot, len, seq, kind };
+        }
+        if let Some(h) = inner.held.get_mut(mi) {
+            *h = region;
         }
         inner.seq = seq;
         inner.tails[p] = idx.wrapping_add(1);
@@ -417,18 +451,71 @@ impl Queue {
         }
         let addr = usize::try_from(args.addr).map_err(|_| EFAULT)?;
         // Into kernel memory first, before any lock: user memory may fault for as long as its
-        // owner likes.
-        let mut bounce = KVVec::new();
-        kernel::uaccess::UserSlice::new(UserPtr::from_addr(addr), args.len as usize).read_all(&mut bounce, GFP_KERNEL)?;
+        // owner likes. Small payloads use the stack, larger ones a heap buffer.
+        let len = args.len as usize;
+        let mut reader = kernel::uaccess::UserSlice::new(UserPtr::from_addr(addr), len).reader();
+        let mut small = [0u8; SMALL_MSG];
+        let mut big = KVVec::new();
+        let data: &[u8] = match small.get_mut(..len) {
+            Some(s) => {
+                reader.read_slice(s)?;
+                s
+            }
+            None => {
+                reader.read_all(&mut big, GFP_KERNEL)?;
+                &big
+            }
+        };
         let mut g = self.inner.lock();
         self.wait_room(&mut g, timeout_ms)?;
         self.enqueue(&mut g, args.priority, args.len, |mem, off| {
             // SAFETY: payload slots have no writable user mapping, and we hold `inner`.
-            unsafe { mem.write_bytes(off, &bounce) }
+            unsafe { mem.write_bytes(off, data) }
         })?;
         drop(g);
         self.wait.notify_all();
         Ok(())
+    }
+
+    /// `KRING_IOC_SEND_DESC`: queues a descriptor to `offset..offset+length` of `region`,
+    /// validated against the region's real state.
+    pub(crate) fn send_desc(&self, region: Arc<Region>, offset: u64, length: u32, prio: u8, timeout_ms: u32) -> Result {
+        if !ring::valid_priority(prio) {
+            return Err(EINVAL);
+        }
+        if (self.geo.max_msg_size as usize) < KRING_DESCRIPTOR_SIZE {
+            return Err(EMSGSIZE);
+        }
+        region.check_descriptor(offset, length)?;
+        let (id, generation) = region.handle();
+        let d = KringDescriptor { region_id: id, generation, offset, length, pad: 0 };
+        let mut g = self.inner.lock();
+        self.wait_room(&mut g, timeout_ms)?;
+        self.enqueue_kind(&mut g, prio, KRING_DESCRIPTOR_SIZE as u32, KRING_KIND_DESCRIPTOR, Some(region), |mem, off| {
+            // SAFETY: payload slots have no writable user mapping, and we hold `inner`.
+            unsafe { mem.write_bytes(off, &d.to_bytes()) }
+        })?;
+        drop(g);
+        self.wait.notify_all();
+        Ok(())
+    }
+
+    /// The region `{id, generation}` if a descriptor to it is queued here.
+    pub(crate) fn region_in_flight(&self, id: u32, generation: u32) -> Option<Arc<Region>> {
+        let mut g = self.inner.lock();
+        self.sync_heads(&mut g);
+        for p in 0..KRING_NR_PRIO {
+            let mut i = g.heads[p];
+            while i != g.tails[p] {
+                if let Some(Some(r)) = g.held.get(self.meta_index(p, i)) {
+                    if r.handle() == (id, generation) {
+                        return Some(r.clone());
+                    }
+                }
+                i = i.wrapping_add(1);
+            }
+        }
+        None
     }
 
     /// `KRING_IOC_ENTER`: accepts `sqe[start..start+count)` from `submit`, a sender's
@@ -491,9 +578,13 @@ impl Queue {
                 result = Err(e);
                 break;
             }
-            let r = self.enqueue(&mut g, sqe.priority, sqe.len, |mem, off| {
-                mem.copy_from(off, submit, data_off + from as usize, sqe.len as usize)
-            });
+            let r = if sqe.flags & KRING_SQE_DESC != 0 {
+                self.enqueue_desc_entry(&mut g, submit, data_off + from as usize, sqe.priority)
+            } else {
+                self.enqueue(&mut g, sqe.priority, sqe.len, |mem, off| {
+                    mem.copy_from(off, submit, data_off + from as usize, sqe.len as usize)
+                })
+            };
             if let Err(e) = r {
                 result = Err(e);
                 break;
@@ -506,6 +597,21 @@ impl Queue {
             return Ok(done);
         }
         result.map(|()| 0)
+    }
+
+    /// A `KRING_SQE_DESC` entry of a batch: reads its `kring_desc_submit` once, resolves and
+    /// validates the region, and queues the descriptor. Called with `inner` held (region
+    /// locks are leaves, see the lock order).
+    fn enqueue_desc_entry(&self, inner: &mut Inner, submit: &SharedMem, at: usize, prio: u8) -> Result {
+        let ds: KringDescSubmit = submit.read(at)?;
+        let region = crate::chardev::with_kring_fd(ds.region_fd, |f| f.region_for_descriptor())?;
+        region.check_descriptor(ds.offset, ds.length)?;
+        let (id, generation) = region.handle();
+        let d = KringDescriptor { region_id: id, generation, offset: ds.offset, length: ds.length, pad: 0 };
+        self.enqueue_kind(inner, prio, KRING_DESCRIPTOR_SIZE as u32, KRING_KIND_DESCRIPTOR, Some(region), |mem, off| {
+            // SAFETY: payload slots have no writable user mapping, and we hold `inner`.
+            unsafe { mem.write_bytes(off, &d.to_bytes()) }
+        })
     }
 
     /// The highest-priority pending message: `(priority, meta)`.
@@ -558,7 +664,7 @@ impl Queue {
         out.msg_len = m.len;
         out.seq = m.seq;
         out.priority = p as u8;
-        out.kind = KRING_KIND_INLINE;
+        out.kind = m.kind;
         if m.len > args.len {
             return Err(EOVERFLOW);
         }
@@ -582,8 +688,12 @@ impl Queue {
         if !still {
             return;
         }
-        if let Some(m) = g.meta.get(self.meta_index(p, t.head)).copied() {
+        let mi = self.meta_index(p, t.head);
+        if let Some(m) = g.meta.get(mi).copied() {
             let _ = g.free.push_within_capacity(m.slot);
+        }
+        if let Some(r) = g.held.get_mut(mi) {
+            *r = None;
         }
         g.heads[p] = t.head.wrapping_add(1);
         g.recv_count += 1;

@@ -261,6 +261,34 @@ impl Region {
         Ok(g.committed)
     }
 
+    /// The `{id, generation}` that names this region.
+    pub(crate) fn handle(&self) -> (u32, u32) {
+        (self.lease.id, self.lease.generation)
+    }
+
+    /// Validates a descriptor to `offset..offset+length` against the region's state now. The
+    /// checked state never reverts (a seal is final, a committed length only grows), so the
+    /// check stays true for as long as the descriptor exists.
+    pub(crate) fn check_descriptor(&self, offset: u64, length: u32) -> Result {
+        let g = self.inner.lock();
+        let stable = match self.policy {
+            KRING_REGION_IMMUTABLE if g.sealed => self.size,
+            KRING_REGION_APPEND_ONLY => g.committed,
+            _ => 0,
+        };
+        drop(g);
+        ring::check_descriptor(self.policy, self.size, stable, offset, length).map_err(|e| match e {
+            ring::DescError::Range => EINVAL,
+            ring::DescError::Slab => EOPNOTSUPP,
+            ring::DescError::NotStable => ENODATA,
+        })
+    }
+
+    /// Whether `{id, generation}` names a live region (for `ESTALE` versus `EACCES`).
+    pub(crate) fn is_live(id: u32, generation: u32) -> bool {
+        REGION_IDS.lock().slots.get(id as usize).is_some_and(|s| s.live && s.generation == generation)
+    }
+
     /// `KRING_IOC_REGION_SEAL`: Immutable only (`EINVAL` otherwise); sealing twice is fine.
     pub(crate) fn seal(&self) -> Result {
         if self.policy != KRING_REGION_IMMUTABLE {

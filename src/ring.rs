@@ -212,10 +212,18 @@ pub fn next_priority(heads: &[u32; KRING_NR_PRIO], tails: &[u32; KRING_NR_PRIO])
 /// submission buffer size and the queue's `max_msg_size`. Returns the payload's byte range in
 /// the submission buffer.
 pub fn check_sqe(sqe: &KringSqe, sq_data_size: u32, max_msg_size: u32) -> Result<(u32, u32), ArgError> {
-    if sqe.flags != 0 || sqe.reserved != 0 || sqe.reserved2 != 0 || !valid_priority(sqe.priority) {
+    if sqe.flags & !crate::uapi::KRING_SQE_DESC != 0 || sqe.reserved != 0 || sqe.reserved2 != 0 || !valid_priority(sqe.priority) {
         return Err(ArgError::Invalid);
     }
-    if sqe.len > max_msg_size {
+    if sqe.flags & crate::uapi::KRING_SQE_DESC != 0 {
+        // A descriptor entry carries a `kring_desc_submit`; the message is a 24-byte descriptor.
+        if sqe.len as usize != core::mem::size_of::<crate::uapi::KringDescSubmit>() {
+            return Err(ArgError::Invalid);
+        }
+        if (max_msg_size as usize) < crate::uapi::KRING_DESCRIPTOR_SIZE {
+            return Err(ArgError::TooLarge);
+        }
+    } else if sqe.len > max_msg_size {
         return Err(ArgError::TooLarge);
     }
     match sqe.offset.checked_add(sqe.len) {
@@ -252,5 +260,37 @@ pub const fn range_inside(offset: u64, len: u64, size: u64) -> bool {
     match offset.checked_add(len) {
         Some(end) => end <= size,
         None => false,
+    }
+}
+
+/// Why a descriptor was refused (validated against the region's real state).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DescError {
+    /// Zero length, or `offset + length` overflows or passes the region's size (`EINVAL`).
+    Range,
+    /// The region is a Slab: its bytes can change, so no descriptor may point into it
+    /// (`EOPNOTSUPP`, `InvalidDescriptorRegion`).
+    Slab,
+    /// The bytes are not final yet: an unsealed Immutable region, or past an AppendOnly
+    /// region's committed length (`ENODATA`, `RegionNotStable`).
+    NotStable,
+}
+
+/// Validates a descriptor range against a region: `policy`, `size`, and the length that can no
+/// longer change (`stable`: the size of a sealed Immutable region, 0 if unsealed; the committed
+/// length of an AppendOnly region).
+pub fn check_descriptor(policy: u32, size: u64, stable: u64, offset: u64, length: u32) -> Result<(), DescError> {
+    if length == 0 || !range_inside(offset, length as u64, size) {
+        return Err(DescError::Range);
+    }
+    match policy {
+        KRING_REGION_IMMUTABLE | KRING_REGION_APPEND_ONLY => {
+            if range_inside(offset, length as u64, stable) {
+                Ok(())
+            } else {
+                Err(DescError::NotStable)
+            }
+        }
+        _ => Err(DescError::Slab),
     }
 }

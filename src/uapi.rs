@@ -22,14 +22,16 @@ pub const KRING_RELEASE: &str = "0.1.0";
 /// Incompatible ABI revision. User space must refuse to run on a major it does not know.
 pub const KRING_ABI_MAJOR: u32 = 1;
 /// Compatible ABI revision within [`KRING_ABI_MAJOR`].
-pub const KRING_ABI_MINOR: u32 = 2;
+pub const KRING_ABI_MINOR: u32 = 3;
 /// Feature bit: queues (create/open/unlink, send/recv, mmap rings, poll). ABI 1.1.
 pub const KRING_FEAT_QUEUES: u64 = 1 << 0;
 /// Feature bit: regions with kernel-enforced policies (create, write, append, seal, map).
 /// ABI 1.2.
 pub const KRING_FEAT_REGIONS: u64 = 1 << 1;
+/// Feature bit: zero-copy descriptors into regions, sent through queues. ABI 1.3.
+pub const KRING_FEAT_DESCRIPTORS: u64 = 1 << 2;
 /// Feature bits reported in [`KringVersion::features`] by this build.
-pub const KRING_FEATURES: u64 = KRING_FEAT_QUEUES | KRING_FEAT_REGIONS;
+pub const KRING_FEATURES: u64 = KRING_FEAT_QUEUES | KRING_FEAT_REGIONS | KRING_FEAT_DESCRIPTORS;
 
 /// Length of [`KringVersion::release`], NUL terminator included.
 pub const KRING_RELEASE_LEN: usize = 32;
@@ -586,3 +588,123 @@ const _: () = assert!(core::mem::size_of::<KringRegionCreate>() == 32);
 const _: () = assert!(core::mem::size_of::<KringRegionInfo>() == 40);
 const _: () = assert!(core::mem::size_of::<KringRegionWrite>() == 24);
 const _: () = assert!(core::mem::size_of::<KringRegionAppend>() == 24);
+
+// ---------------------------------------------------------------------------------------------
+// Descriptors (ABI 1.3, KRING_FEAT_DESCRIPTORS)
+// ---------------------------------------------------------------------------------------------
+
+/// The payload of a `KRING_KIND_DESCRIPTOR` message (the seed's `MessageDescriptor`, 24 bytes,
+/// little-endian on every architecture): bytes `offset..offset+length` of region
+/// `{region_id, generation}`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KringDescriptor {
+    /// Region id.
+    pub region_id: u32,
+    /// Region generation.
+    pub generation: u32,
+    /// Byte offset in the region.
+    pub offset: u64,
+    /// Number of bytes.
+    pub length: u32,
+    /// Padding, always 0.
+    pub pad: u32,
+}
+
+/// Size of an encoded [`KringDescriptor`].
+pub const KRING_DESCRIPTOR_SIZE: usize = 24;
+
+impl KringDescriptor {
+    /// The little-endian encoding.
+    pub fn to_bytes(&self) -> [u8; KRING_DESCRIPTOR_SIZE] {
+        let mut b = [0u8; KRING_DESCRIPTOR_SIZE];
+        b[0..4].copy_from_slice(&self.region_id.to_le_bytes());
+        b[4..8].copy_from_slice(&self.generation.to_le_bytes());
+        b[8..16].copy_from_slice(&self.offset.to_le_bytes());
+        b[16..20].copy_from_slice(&self.length.to_le_bytes());
+        b[20..24].copy_from_slice(&self.pad.to_le_bytes());
+        b
+    }
+
+    /// Decodes the little-endian encoding; `None` if it is not 24 bytes or the padding is not 0.
+    pub fn from_bytes(b: &[u8]) -> Option<Self> {
+        if b.len() != KRING_DESCRIPTOR_SIZE {
+            return None;
+        }
+        let u32_at = |i: usize| -> Option<u32> { Some(u32::from_le_bytes(b.get(i..i + 4)?.try_into().ok()?)) };
+        let d = Self {
+            region_id: u32_at(0)?,
+            generation: u32_at(4)?,
+            offset: u64::from_le_bytes(b.get(8..16)?.try_into().ok()?),
+            length: u32_at(16)?,
+            pad: u32_at(20)?,
+        };
+        if d.pad != 0 {
+            return None;
+        }
+        Some(d)
+    }
+}
+
+/// `KRING_IOC_SEND_DESC` argument: send a descriptor to bytes of the region behind `region_fd`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KringSendDesc {
+    /// An fd bound to the region (created by or passed to the sender).
+    pub region_fd: i32,
+    /// Reserved, must be 0.
+    pub flags: u32,
+    /// Byte offset in the region.
+    pub offset: u64,
+    /// Number of bytes (at least 1).
+    pub length: u32,
+    /// `KRING_PRIO_*`.
+    pub priority: u8,
+    /// Reserved, must be 0.
+    pub pad: [u8; 3],
+    /// How long to wait for room: 0 = `ENOSPC` at once.
+    pub timeout_ms: u32,
+    /// Reserved, must be 0.
+    pub reserved: u32,
+}
+
+/// `kring_sqe.flags`: the entry is a descriptor; its `len` bytes at `offset` in the submission
+/// buffer hold a `struct kring_desc_submit`.
+pub const KRING_SQE_DESC: u8 = 1 << 0;
+
+/// The submission-buffer payload of a `KRING_SQE_DESC` entry.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KringDescSubmit {
+    /// An fd bound to the region.
+    pub region_fd: i32,
+    /// Number of bytes.
+    pub length: u32,
+    /// Byte offset in the region.
+    pub offset: u64,
+}
+
+/// `KRING_IOC_REGION_OPEN` argument: bind this (unbound) fd, read-only, to the region a
+/// descriptor queued on `queue_fd` (a receiving fd of the caller) refers to.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KringRegionOpen {
+    /// The receiver's queue fd.
+    pub queue_fd: i32,
+    /// Reserved, must be 0.
+    pub flags: u32,
+    /// Region id from the descriptor.
+    pub region_id: u32,
+    /// Region generation from the descriptor.
+    pub generation: u32,
+}
+
+/// `KRING_IOC_SEND_DESC`.
+pub const KRING_IOC_SEND_DESC: u32 = ioctl::iow::<KringSendDesc>(KRING_IOC_MAGIC, 0x15);
+/// `KRING_IOC_REGION_OPEN`.
+pub const KRING_IOC_REGION_OPEN: u32 = ioctl::iow::<KringRegionOpen>(KRING_IOC_MAGIC, 0x16);
+
+const _: () = assert!(core::mem::size_of::<KringDescriptor>() == KRING_DESCRIPTOR_SIZE);
+const _: () = assert!(core::mem::size_of::<KringSendDesc>() == 32);
+const _: () = assert!(core::mem::size_of::<KringDescSubmit>() == 16);
+const _: () = assert!(core::mem::size_of::<KringRegionOpen>() == 16);

@@ -17,11 +17,12 @@
 #include <linux/types.h>
 
 #define KRING_ABI_MAJOR		1
-#define KRING_ABI_MINOR		2
+#define KRING_ABI_MINOR		3
 
 /* kring_version.features */
 #define KRING_FEAT_QUEUES	(1ULL << 0)	/* ABI 1.1: queues */
 #define KRING_FEAT_REGIONS	(1ULL << 1)	/* ABI 1.2: regions */
+#define KRING_FEAT_DESCRIPTORS	(1ULL << 2)	/* ABI 1.3: zero-copy descriptors */
 
 #define KRING_RELEASE_LEN	32
 
@@ -278,5 +279,55 @@ struct kring_region_append {
 #define KRING_IOC_REGION_WRITE	_IOW(KRING_IOC_MAGIC, 0x12, struct kring_region_write)
 #define KRING_IOC_REGION_APPEND	_IOWR(KRING_IOC_MAGIC, 0x13, struct kring_region_append)
 #define KRING_IOC_REGION_SEAL	_IO(KRING_IOC_MAGIC, 0x14)
+
+/*
+ * Descriptors (ABI 1.3, KRING_FEAT_DESCRIPTORS).
+ *
+ * KRING_IOC_SEND_DESC queues a message of kind KRING_KIND_DESCRIPTOR whose 24-byte payload is
+ * a struct kring_descriptor (little-endian). The kernel validates it against the region's real
+ * state (sealed Immutable, or below an AppendOnly region's committed length; never Slab) and
+ * keeps the region alive while the descriptor is queued. The receiver opens the region,
+ * read-only, with KRING_IOC_REGION_OPEN while the descriptor is still queued, then reads the
+ * bytes from its mapping. In a batch, an entry with KRING_SQE_DESC carries a
+ * struct kring_desc_submit (8-byte aligned) as its payload.
+ */
+struct kring_descriptor {
+	__u32 region_id;
+	__u32 generation;
+	__u64 offset;
+	__u32 length;
+	__u32 pad;		/* 0 */
+};
+
+#define KRING_DESCRIPTOR_SIZE	24
+
+struct kring_send_desc {
+	__s32 region_fd;	/* an fd bound to the region */
+	__u32 flags;		/* reserved, 0 */
+	__u64 offset;
+	__u32 length;
+	__u8 priority;
+	__u8 pad[3];		/* 0 */
+	__u32 timeout_ms;
+	__u32 reserved;		/* 0 */
+};
+
+#define KRING_SQE_DESC		(1U << 0)	/* kring_sqe.flags */
+
+struct kring_desc_submit {
+	__s32 region_fd;
+	__u32 length;
+	__u64 offset;
+};
+
+struct kring_region_open {
+	__s32 queue_fd;		/* the caller's receiving queue fd */
+	__u32 flags;		/* reserved, 0 */
+	__u32 region_id;
+	__u32 generation;
+};
+
+#define KRING_IOC_SEND_DESC	_IOW(KRING_IOC_MAGIC, 0x15, struct kring_send_desc)
+#define KRING_IOC_REGION_OPEN	_IOW(KRING_IOC_MAGIC, 0x16, struct kring_region_open)
 
 #endif /* _UAPI_LINUX_KRING_H */

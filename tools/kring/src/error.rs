@@ -94,6 +94,13 @@ pub enum Error {
     RegionNotWritable,
     /// `RegionFull`: an append would pass the AppendOnly region's `max_size` (`ENOSPC`).
     RegionFull,
+    /// `InvalidDescriptorRegion`: descriptors may not point into a Slab region (`EOPNOTSUPP`).
+    InvalidDescriptorRegion,
+    /// `RegionNotStable`: the bytes may still change: an unsealed Immutable region, or past an
+    /// AppendOnly region's committed length (`ENODATA`).
+    RegionNotStable,
+    /// `StaleHandle`: no live region has this `{id, generation}` (`ESTALE`).
+    StaleHandle,
     /// Any other operating-system error.
     Os {
         /// The operation that failed.
@@ -172,6 +179,9 @@ impl Error {
             Error::CorruptRing => Some(Errno::UCLEAN.raw_os_error()),
             Error::RegionNotWritable => Some(Errno::PERM.raw_os_error()),
             Error::RegionFull => Some(Errno::NOSPC.raw_os_error()),
+            Error::InvalidDescriptorRegion => Some(Errno::OPNOTSUPP.raw_os_error()),
+            Error::RegionNotStable => Some(Errno::NODATA.raw_os_error()),
+            Error::StaleHandle => Some(Errno::STALE.raw_os_error()),
             Error::AbiMismatch { .. } => None,
         }
     }
@@ -212,6 +222,9 @@ impl fmt::Display for Error {
             Error::CorruptRing => write!(f, "the shared ring holds an impossible value"),
             Error::RegionNotWritable => write!(f, "the region is sealed or its policy forbids writing"),
             Error::RegionFull => write!(f, "the append-only region is full"),
+            Error::InvalidDescriptorRegion => write!(f, "descriptors may not point into a Slab region"),
+            Error::RegionNotStable => write!(f, "the region's bytes may still change (not sealed, or past the committed length)"),
+            Error::StaleHandle => write!(f, "no live region has this id and generation"),
             Error::Os { op, errno } => write!(f, "{op}: {errno}"),
         }
     }

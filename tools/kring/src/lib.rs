@@ -31,9 +31,9 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 pub use error::Error;
-pub use region::{Region, RegionPolicy};
+pub use region::{MessageDescriptor, Region, RegionPolicy, RegionView};
 pub use queue::{
-    CreateOptions, KernelQueue, MessageInfo, MsgPriority, PayloadKind, Queue, QueueConfig, Receiver, Sender,
+    CreateOptions, KernelQueue, Message, MessageInfo, MsgPriority, PayloadKind, Queue, QueueConfig, Receiver, Sender,
 };
 
 /// Plain ABI structs: `#[repr(C)]`, integers only, no padding, valid for any bytes.

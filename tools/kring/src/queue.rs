@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::error::Error;
+use crate::region::{rerr, MessageDescriptor, Region, RegionView};
 use crate::sys::{self, Mapping};
 use crate::uapi::*;
 use crate::{ring, Result, DEVICE_PATH};
@@ -111,6 +112,23 @@ fn timeout_ms(t: Option<Duration>) -> u32 {
             u32::try_from(ms).unwrap_or(KRING_TIMEOUT_INFINITE - 1).min(KRING_TIMEOUT_INFINITE - 1)
         }
     }
+}
+
+/// A received message, as [`Receiver::recv_message`] returns it.
+#[derive(Debug)]
+pub enum Message {
+    /// Inline bytes, copied into the caller's buffer: `buf[..info.len]`.
+    Inline(MessageInfo),
+    /// A zero-copy descriptor; `region.bytes(&descriptor)` borrows the bytes from the region's
+    /// read-only mapping.
+    Descriptor {
+        /// Priority, sequence and so on.
+        info: MessageInfo,
+        /// Which bytes of which region.
+        descriptor: MessageDescriptor,
+        /// The region, opened read-only for this receiver (shared by later descriptors to it).
+        region: Arc<RegionView>,
+    },
 }
 
 /// Which operation an errno came from: decides between `QueueFull` and `QueueEmpty` etc.
@@ -391,6 +409,30 @@ impl Sender {
     }
 
     /// The submission area, if this process owns it (maps it on first use).
+    /// Sends a zero-copy descriptor to `offset..offset+length` of `region`. The kernel checks
+    /// the region's real state: `InvalidDescriptorRegion` for a Slab, `RegionNotStable` for an
+    /// unsealed Immutable region or bytes past an AppendOnly region's committed length,
+    /// `InvalidArgument` for an empty or out-of-range span, `MessageTooLarge` if the queue's
+    /// messages are smaller than a descriptor (24 bytes).
+    pub fn send_descriptor(&self, region: &Region, offset: u64, length: u32, priority: MsgPriority) -> Result<()> {
+        self.send_descriptor_timeout(region, offset, length, priority, Some(Duration::ZERO))
+    }
+
+    /// [`send_descriptor`](Self::send_descriptor), waiting for room up to `timeout`.
+    pub fn send_descriptor_timeout(&self, region: &Region, offset: u64, length: u32, priority: MsgPriority, timeout: Option<Duration>) -> Result<()> {
+        let arg = KringSendDesc {
+            region_fd: region.as_raw_fd(),
+            flags: 0,
+            offset,
+            length,
+            priority: priority as u8,
+            pad: [0; 3],
+            timeout_ms: timeout_ms(timeout),
+            reserved: 0,
+        };
+        sys::send_desc(self.shared.fd.as_fd(), arg).map_err(|e| rerr("send descriptor", e))
+    }
+
     fn submit_area(&self) -> Result<Option<MutexGuard<'_, Option<(Mapping, u32)>>>> {
         let mut g = self.submit.lock().unwrap_or_else(PoisonError::into_inner);
         let me = std::process::id();
@@ -506,7 +548,12 @@ struct RecvMaps {
 pub struct Receiver {
     shared: Arc<Shared>,
     maps: Mutex<RecvMaps>,
+    /// Regions opened from descriptors, most recent last (a small cache).
+    regions: Mutex<Vec<Arc<RegionView>>>,
 }
+
+/// How many opened regions a receiver keeps mapped for later descriptors.
+const REGION_CACHE: usize = 16;
 
 impl Receiver {
     /// Wraps a queue fd bound with `KRING_RIGHT_RECV`.
@@ -522,7 +569,7 @@ impl Receiver {
         let fd = shared.fd.as_fd();
         let entries = Mapping::new(fd, KRING_OFF_ENTRIES, i.entries_len as usize, false).map_err(|e| err(Op::Map, e))?;
         let payload = Mapping::new(fd, KRING_OFF_PAYLOAD, i.payload_len as usize, false).map_err(|e| err(Op::Map, e))?;
-        Ok(Self { shared, maps: Mutex::new(RecvMaps { entries, payload }) })
+        Ok(Self { shared, maps: Mutex::new(RecvMaps { entries, payload }), regions: Mutex::new(Vec::new()) })
     }
 
     queue_state!();
@@ -552,8 +599,30 @@ impl Receiver {
         }
     }
 
-    /// Takes the next message if there is one. No system call unless a sender waits for room.
+    /// The region a queued descriptor refers to, opened (while the descriptor is still queued,
+    /// which is what grants access) or taken from the cache.
+    fn region_for(&self, d: &MessageDescriptor) -> Result<Arc<RegionView>> {
+        let mut cache = self.regions.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(i) = cache.iter().position(|r| r.handle() == (d.region_id, d.generation)) {
+            let r = cache.remove(i);
+            cache.push(r.clone());
+            return Ok(r);
+        }
+        let r = Arc::new(RegionView::open(self.shared.fd.as_fd(), d)?);
+        if cache.len() >= REGION_CACHE {
+            cache.remove(0);
+        }
+        cache.push(r.clone());
+        Ok(r)
+    }
+
+    /// Takes the next message if there is one. No system call unless a sender waits for room
+    /// (or a descriptor names a region this receiver has not opened yet).
     fn try_take(&self, buf: &mut [u8]) -> Result<Option<MessageInfo>> {
+        self.try_take_region(buf).map(|o| o.map(|(m, _)| m))
+    }
+
+    fn try_take_region(&self, buf: &mut [u8]) -> Result<Option<(MessageInfo, Option<Arc<RegionView>>)>> {
         let maps = self.maps.lock().unwrap_or_else(PoisonError::into_inner);
         let Some((p, e)) = self.next(&maps)? else { return Ok(None) };
         if buf.len() < e.len as usize {
@@ -561,6 +630,12 @@ impl Receiver {
         }
         let off = e.slot as usize * self.shared.info.slot_size as usize;
         maps.payload.copy_out(off, &mut buf[..e.len as usize]).ok_or(Error::CorruptRing)?;
+        let region = if e.kind == KRING_KIND_DESCRIPTOR {
+            let d = MessageDescriptor::from_bytes(&buf[..e.len as usize]).ok_or(Error::CorruptRing)?;
+            Some(self.region_for(&d)?)
+        } else {
+            None
+        };
         let s = &self.shared;
         let head = s.consumer.atomic_u32(std::mem::offset_of!(KringConsumer, head) + 4 * p).ok_or(Error::CorruptRing)?;
         // Release: the payload copy above happens-before the kernel reuses the slot.
@@ -573,7 +648,21 @@ impl Receiver {
             // kernel has synced our progress either way; a corrupt ring shows up on the next wait.
             let _ = sys::notify(s.fd.as_fd());
         }
-        Ok(Some(Self::info_of(&e)))
+        Ok(Some((Self::info_of(&e), region)))
+    }
+
+    /// Receives the next message without blocking, inline or descriptor. Inline bytes are
+    /// copied into `buf`; a descriptor's bytes are borrowed from the region, zero-copy.
+    pub fn recv_message(&self, buf: &mut [u8]) -> Result<Message> {
+        let (info, region) = self.try_take_region(buf)?.ok_or(Error::QueueEmpty)?;
+        Ok(match region {
+            None => Message::Inline(info),
+            Some(region) => Message::Descriptor {
+                info,
+                descriptor: MessageDescriptor::from_bytes(&buf[..info.len]).ok_or(Error::CorruptRing)?,
+                region,
+            },
+        })
     }
 
     fn wait(&self, t: u32) -> Result<()> {

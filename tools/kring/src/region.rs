@@ -30,11 +30,58 @@ pub enum RegionPolicy {
     },
 }
 
-fn rerr(op: &'static str, e: rustix::io::Errno) -> Error {
+pub(crate) fn rerr(op: &'static str, e: rustix::io::Errno) -> Error {
     match e {
         rustix::io::Errno::PERM => Error::RegionNotWritable,
         rustix::io::Errno::NOSPC => Error::RegionFull,
+        rustix::io::Errno::OPNOTSUPP => Error::InvalidDescriptorRegion,
+        rustix::io::Errno::NODATA => Error::RegionNotStable,
+        rustix::io::Errno::STALE => Error::StaleHandle,
         e => Error::from_queue_errno(e, op),
+    }
+}
+
+/// A zero-copy message: bytes `offset..offset+length` of region `{region_id, generation}`
+/// (the seed's `MessageDescriptor`; 24 bytes little-endian on the wire).
+pub type MessageDescriptor = KringDescriptor;
+
+/// A region as a receiver sees it: a read-only mapping, opened from a descriptor it received.
+#[derive(Debug)]
+pub struct RegionView {
+    _fd: OwnedFd,
+    map: Mapping,
+    id: u32,
+    generation: u32,
+}
+
+impl RegionView {
+    /// Opens, read-only, the region a descriptor queued on `queue` (a receiving fd) refers to.
+    pub(crate) fn open(queue: BorrowedFd<'_>, d: &MessageDescriptor) -> Result<Self> {
+        let path = std::path::Path::new(DEVICE_PATH);
+        let fd = sys::open(path).map_err(|e| Error::from_open(e, path))?;
+        let arg = KringRegionOpen { queue_fd: queue.as_raw_fd(), flags: 0, region_id: d.region_id, generation: d.generation };
+        sys::region_open(fd.as_fd(), arg).map_err(|e| rerr("region open", e))?;
+        let info = sys::region_info(fd.as_fd()).map_err(|e| rerr("region info", e))?;
+        let map = Mapping::new(fd.as_fd(), KRING_OFF_REGION, info.size as usize, false).map_err(|e| rerr("region mmap", e))?;
+        Ok(Self { _fd: fd, map, id: d.region_id, generation: d.generation })
+    }
+
+    /// `{id, generation}` of the region.
+    pub fn handle(&self) -> (u32, u32) {
+        (self.id, self.generation)
+    }
+
+    /// The bytes a descriptor to this region names, borrowed from the read-only mapping: zero
+    /// copies. `None` if the descriptor names another region or lies outside it. The kernel
+    /// accepted the descriptor only for bytes that can never change again (a sealed Immutable
+    /// region, or an AppendOnly region's committed part), so handing out a slice is sound.
+    pub fn bytes(&self, d: &MessageDescriptor) -> Option<&[u8]> {
+        if (d.region_id, d.generation) != (self.id, self.generation) {
+            return None;
+        }
+        let start = usize::try_from(d.offset).ok()?;
+        let end = start.checked_add(d.length as usize)?;
+        self.map.stable_slice(end).and_then(|s| s.get(start..end))
     }
 }
 

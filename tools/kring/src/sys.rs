@@ -123,6 +123,18 @@ pub(crate) fn region_seal(fd: BorrowedFd<'_>) -> Result<()> {
     unsafe { ioctl(fd, NoArg::<{ KRING_IOC_REGION_SEAL }>::new()) }
 }
 
+/// `KRING_IOC_SEND_DESC`.
+pub(crate) fn send_desc(fd: BorrowedFd<'_>, arg: KringSendDesc) -> Result<()> {
+    // SAFETY: see above.
+    unsafe { ioctl(fd, Setter::<{ KRING_IOC_SEND_DESC }, KringSendDesc>::new(arg)) }
+}
+
+/// `KRING_IOC_REGION_OPEN`.
+pub(crate) fn region_open(fd: BorrowedFd<'_>, arg: KringRegionOpen) -> Result<()> {
+    // SAFETY: see above.
+    unsafe { ioctl(fd, Setter::<{ KRING_IOC_REGION_OPEN }, KringRegionOpen>::new(arg)) }
+}
+
 /// A shared mapping of one area of a queue fd, unmapped on drop.
 ///
 /// # Invariants

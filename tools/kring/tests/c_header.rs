@@ -57,6 +57,15 @@ fn checks() -> Vec<(&'static str, &'static str, u64)> {
     consts!(v, KRING_FEAT_REGIONS, KRING_REGION_IMMUTABLE, KRING_REGION_APPEND_ONLY, KRING_REGION_SLAB);
     consts!(v, KRING_REGION_SEALED, KRING_OFF_REGION, KRING_IOC_REGION_CREATE, KRING_IOC_REGION_INFO);
     consts!(v, KRING_IOC_REGION_WRITE, KRING_IOC_REGION_APPEND, KRING_IOC_REGION_SEAL);
+    consts!(v, KRING_FEAT_DESCRIPTORS, KRING_DESCRIPTOR_SIZE, KRING_SQE_DESC, KRING_IOC_SEND_DESC, KRING_IOC_REGION_OPEN);
+    layout!(v, KringDescriptor, "kring_descriptor");
+    fields!(v, KringDescriptor, "kring_descriptor", region_id, generation, offset, length, pad);
+    layout!(v, KringSendDesc, "kring_send_desc");
+    fields!(v, KringSendDesc, "kring_send_desc", region_fd, flags, offset, length, priority, pad, timeout_ms, reserved);
+    layout!(v, KringDescSubmit, "kring_desc_submit");
+    fields!(v, KringDescSubmit, "kring_desc_submit", region_fd, length, offset);
+    layout!(v, KringRegionOpen, "kring_region_open");
+    fields!(v, KringRegionOpen, "kring_region_open", queue_fd, flags, region_id, generation);
     layout!(v, KringRegionCreate, "kring_region_create");
     fields!(v, KringRegionCreate, "kring_region_create", policy, flags, size, max_size, slot_size, slot_count);
     layout!(v, KringRegionInfo, "kring_region_info");

@@ -167,3 +167,43 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn descriptor_rules() {
+    use kring::ring::{check_descriptor, DescError};
+    let (imm, app, slab) = (KRING_REGION_IMMUTABLE, KRING_REGION_APPEND_ONLY, KRING_REGION_SLAB);
+    assert_eq!(check_descriptor(imm, 100, 100, 0, 100), Ok(()));
+    assert_eq!(check_descriptor(imm, 100, 0, 0, 1), Err(DescError::NotStable), "unsealed");
+    assert_eq!(check_descriptor(app, 100, 50, 10, 40), Ok(()));
+    assert_eq!(check_descriptor(app, 100, 50, 10, 41), Err(DescError::NotStable), "past the watermark");
+    assert_eq!(check_descriptor(slab, 100, 100, 0, 1), Err(DescError::Slab));
+    assert_eq!(check_descriptor(imm, 100, 100, 0, 0), Err(DescError::Range));
+    assert_eq!(check_descriptor(imm, 100, 100, 99, 2), Err(DescError::Range));
+    assert_eq!(check_descriptor(imm, 100, 100, u64::MAX, 2), Err(DescError::Range));
+    assert_eq!(check_descriptor(7, 100, 100, 0, 1), Err(DescError::Slab), "unknown policies are never stable");
+}
+
+#[test]
+fn region_sizes() {
+    let c = |policy, size, max_size, slot_size, slot_count| KringRegionCreate { policy, flags: 0, size, max_size, slot_size, slot_count };
+    assert_eq!(region_size(&c(KRING_REGION_IMMUTABLE, 10, 0, 0, 0), 100), Ok(10));
+    assert_eq!(region_size(&c(KRING_REGION_APPEND_ONLY, 0, 20, 0, 0), 100), Ok(20));
+    assert_eq!(region_size(&c(KRING_REGION_SLAB, 0, 0, 3, 7), 100), Ok(21));
+    assert_eq!(region_size(&c(KRING_REGION_SLAB, 0, 0, 3, 70), 100), Err(ArgError::TooLarge));
+    assert_eq!(region_size(&c(KRING_REGION_IMMUTABLE, 10, 1, 0, 0), 100), Err(ArgError::Invalid), "unused field set");
+    assert_eq!(region_size(&c(KRING_REGION_IMMUTABLE, 0, 0, 0, 0), 100), Err(ArgError::Invalid));
+    assert_eq!(region_size(&c(3, 10, 0, 0, 0), 100), Err(ArgError::Invalid));
+    assert_eq!(region_size(&c(KRING_REGION_SLAB, 0, 0, u32::MAX, u32::MAX), u64::MAX), Ok(u32::MAX as u64 * u32::MAX as u64));
+}
+
+proptest! {
+    #[test]
+    fn accepted_descriptors_lie_in_stable_bytes(policy in 0u32..4, size in 0u64..10_000, stable_frac in 0u64..=100, offset in any::<u64>(), length in any::<u32>()) {
+        let stable = size * stable_frac / 100;
+        if kring::ring::check_descriptor(policy, size, stable, offset, length).is_ok() {
+            prop_assert!(policy == KRING_REGION_IMMUTABLE || policy == KRING_REGION_APPEND_ONLY);
+            prop_assert!(length > 0);
+            prop_assert!(offset + length as u64 <= stable && stable <= size);
+        }
+    }
+}
