@@ -151,3 +151,39 @@ fn region_fds_refuse_queue_operations_and_vice_versa() {
     let e = unsafe { rustix::ioctl::ioctl(q.as_fd(), rustix::ioctl::Getter::<{ KRING_IOC_REGION_INFO }, KringRegionInfo>::new()) };
     assert_eq!(e.unwrap_err(), Errno::NOTCONN);
 }
+
+#[test]
+fn a_mapping_made_before_sealing_cannot_write_after_it() {
+    require_module();
+    let r = Region::create(RegionPolicy::Immutable { size: 4096 }).unwrap();
+    r.write(0, b"before").unwrap();
+    // Mapped while still unsealed: read-only all the same, and it stays that way.
+    let p = map(&r, 4096, ProtFlags::READ).unwrap();
+    r.seal().unwrap();
+    // SAFETY: `p` is our 4096-byte mapping.
+    assert_eq!(unsafe { mprotect(p.cast(), 4096, MprotectFlags::READ | MprotectFlags::WRITE) }.unwrap_err(), Errno::ACCESS);
+    let mem = std::fs::OpenOptions::new().write(true).open("/proc/self/mem").unwrap();
+    assert!(mem.write_at(b"after", p as u64).is_err());
+    // SAFETY: reading our own mapping.
+    assert_eq!(unsafe { std::slice::from_raw_parts(p, 6) }, b"before");
+    // SAFETY: unmapping our own mapping.
+    unsafe { munmap(p.cast(), 4096).unwrap() };
+}
+
+#[test]
+fn another_process_cannot_write_a_sealed_region_through_proc_pid_mem() {
+    require_module();
+    let r = Region::create(RegionPolicy::Immutable { size: 4096 }).unwrap();
+    r.write(0, b"genuine").unwrap();
+    r.seal().unwrap();
+    let bytes = r.stable_bytes().unwrap().unwrap();
+    // A root process (ptrace access to us) tries to poke the bytes through /proc/<pid>/mem.
+    let script = format!(
+        "printf FORGED | dd of=/proc/{}/mem bs=1 seek={} conv=notrunc 2>/dev/null",
+        std::process::id(),
+        bytes.as_ptr() as usize
+    );
+    let st = std::process::Command::new("sh").args(["-c", &script]).status().unwrap();
+    assert!(!st.success(), "the write must fail");
+    assert_eq!(&bytes[..7], b"genuine");
+}
