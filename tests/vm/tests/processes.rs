@@ -158,3 +158,23 @@ fn permissions_are_checked_against_another_user() {
         Queue::unlink(n).unwrap();
     }
 }
+
+#[test]
+fn a_caught_signal_interrupts_a_blocked_receive() {
+    require_module();
+    let name = unique_name("eintr");
+    let _tx = Queue::create_sender(QueueConfig::new(4, 8), &CreateOptions { name: Some(&name), mode: 0o600 }).unwrap();
+    let mut child = Command::new(PEER).args(["recv-eintr", &name]).stdout(Stdio::piped()).spawn().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "ready");
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = rustix::process::Pid::from_child(&child);
+    rustix::process::kill_process(pid, rustix::process::Signal::USR1).unwrap();
+    line.clear();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "Err(Interrupted)");
+    assert!(child.wait().unwrap().success());
+    Queue::unlink(&name).unwrap();
+}

@@ -187,3 +187,37 @@ fn another_process_cannot_write_a_sealed_region_through_proc_pid_mem() {
     assert!(!st.success(), "the write must fail");
     assert_eq!(&bytes[..7], b"genuine");
 }
+
+#[test]
+fn a_forked_child_cannot_write_the_sealed_region_it_inherited() {
+    require_module();
+    let r = Region::create(RegionPolicy::Immutable { size: 4096 }).unwrap();
+    r.write(0, b"parent").unwrap();
+    r.seal().unwrap();
+    let bytes = r.stable_bytes().unwrap().unwrap();
+    let addr = bytes.as_ptr() as usize;
+    // SAFETY: the child only makes system calls (mprotect, open/pwrite/close) and _exit, which
+    // are async-signal-safe; it touches no lock or allocator state inherited from threads.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0);
+    if pid == 0 {
+        // SAFETY: system calls on the inherited mapping; `_exit` without running destructors.
+        unsafe {
+            let mut code = 0;
+            if libc::mprotect(addr as *mut libc::c_void, 4096, libc::PROT_READ | libc::PROT_WRITE) == 0 {
+                code |= 1;
+            }
+            let fd = libc::open(c"/proc/self/mem".as_ptr(), libc::O_RDWR);
+            if fd >= 0 && libc::pwrite(fd, b"child!".as_ptr().cast(), 6, addr as libc::off_t) == 6 {
+                code |= 2;
+            }
+            libc::_exit(code);
+        }
+    }
+    let mut status = 0;
+    // SAFETY: waiting for our own child.
+    assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+    assert!(libc::WIFEXITED(status));
+    assert_eq!(libc::WEXITSTATUS(status), 0, "bit 1: mprotect succeeded, bit 2: /proc/self/mem write succeeded");
+    assert_eq!(&bytes[..6], b"parent");
+}

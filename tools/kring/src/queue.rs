@@ -16,12 +16,13 @@ use crate::{ring, Result, DEVICE_PATH};
 
 /// Message priority. Delivery is strict: a message is never delivered while one of a higher
 /// priority is queued; within a priority, messages arrive in the order the kernel accepted them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[repr(u8)]
 pub enum MsgPriority {
     /// Lowest.
     Low = KRING_PRIO_LOW,
     /// The default.
+    #[default]
     Normal = KRING_PRIO_NORMAL,
     /// Above normal.
     High = KRING_PRIO_HIGH,
@@ -36,12 +37,6 @@ impl MsgPriority {
     /// The priority with ABI value `v`.
     pub fn from_u8(v: u8) -> Option<Self> {
         Self::ALL.get(v as usize).copied()
-    }
-}
-
-impl Default for MsgPriority {
-    fn default() -> Self {
-        Self::Normal
     }
 }
 
@@ -376,8 +371,11 @@ impl Queue {
 pub struct Sender {
     shared: Arc<Shared>,
     /// The submission area, mapped on first batch, and the process that mapped it.
-    submit: Mutex<Option<(Mapping, u32)>>,
+    submit: Mutex<Option<OwnedArea>>,
 }
+
+/// A submission area and the process that mapped it.
+type OwnedArea = (Mapping, u32);
 
 impl Sender {
     /// Wraps a queue fd bound with `KRING_RIGHT_SEND` (from `Queue::open_sender`, inherited,
@@ -433,7 +431,7 @@ impl Sender {
         sys::send_desc(self.shared.fd.as_fd(), arg).map_err(|e| rerr("send descriptor", e))
     }
 
-    fn submit_area(&self) -> Result<Option<MutexGuard<'_, Option<(Mapping, u32)>>>> {
+    fn submit_area(&self) -> Result<Option<MutexGuard<'_, Option<OwnedArea>>>> {
         let mut g = self.submit.lock().unwrap_or_else(PoisonError::into_inner);
         let me = std::process::id();
         match g.as_ref() {

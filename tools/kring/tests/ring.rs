@@ -119,7 +119,7 @@ proptest! {
     #[test]
     fn geometry_is_total_and_consistent(rs in any::<u32>(), ms in any::<u32>()) {
         if let Ok(g) = Geometry::new(rs, ms, PAGE) {
-            prop_assert!(rs.is_power_of_two() && rs <= KRING_RING_SIZE_MAX && ms >= 1 && ms <= KRING_MSG_SIZE_MAX);
+            prop_assert!(rs.is_power_of_two() && rs <= KRING_RING_SIZE_MAX && (1..=KRING_MSG_SIZE_MAX).contains(&ms));
             prop_assert!(g.slot_size >= ms && g.slot_size % SLOT_ALIGN == 0);
             prop_assert_eq!(g.payload_len % PAGE, 0);
             prop_assert_eq!(g.entries_len % PAGE, 0);

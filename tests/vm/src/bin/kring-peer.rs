@@ -6,6 +6,8 @@
 //! kring-peer batches NAME ID          send batches of 64 sequence-numbered messages forever
 //! kring-peer send NAME PRIO TEXT      send one message
 //! kring-peer recv-block NAME          open the receiver, print "ready", block in recv
+//! kring-peer recv-eintr NAME          same, with a SIGUSR1 handler (no SA_RESTART): print the
+//!                                     outcome of the interrupted receive
 //! kring-peer as UID GID OP NAME       drop to UID/GID (no groups), try OP, print the outcome:
 //!                                     OP = open-sender | open-receiver | unlink | create
 //! ```
@@ -57,6 +59,21 @@ fn main() {
             tx.send(arg(3).as_bytes(), p).expect("send");
         }
         "recv-block" => {
+            let rx = Queue::open_receiver(&arg(1)).expect("open receiver");
+            println!("ready");
+            let mut buf = [0u8; 64];
+            println!("{:?}", rx.recv_timeout(&mut buf, None));
+        }
+        "recv-eintr" => {
+            extern "C" fn on_usr1(_: libc::c_int) {}
+            // SAFETY: installs a handler that does nothing (async-signal-safe), without
+            // SA_RESTART, so a blocked system call returns EINTR.
+            unsafe {
+                let mut sa: libc::sigaction = std::mem::zeroed();
+                sa.sa_sigaction = on_usr1 as extern "C" fn(libc::c_int) as usize;
+                libc::sigemptyset(&mut sa.sa_mask);
+                assert_eq!(libc::sigaction(libc::SIGUSR1, &sa, std::ptr::null_mut()), 0);
+            }
             let rx = Queue::open_receiver(&arg(1)).expect("open receiver");
             println!("ready");
             let mut buf = [0u8; 64];
