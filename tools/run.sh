@@ -15,6 +15,6 @@ step "module" "building src/kring.ko against $KDIR"
 make --no-print-directory KDIR="$KDIR" modules >/dev/null || make --no-print-directory KDIR="$KDIR" modules
 step "kring tool" "building target/release/kring"
 cargo build --quiet --release -p kring-cli
-step "vm" "booting the test kernel (about a minute under TCG)"
+step "vm" "booting the test kernel (2 to 5 minutes under TCG with the debug kernel)"
 vm_accel
 vm_exec tools/demo-guest.sh src/kring.ko target/release/kring

@@ -61,7 +61,7 @@ for l in sys.stdin:
 [ -s "$log/bins" ] || die "no VM test binaries were built"
 
 # 3. the VM
-step "vm" "booting $(basename "$KDIR") (about a minute under TCG)"
+step "vm" "booting $(basename "$KDIR") (2 to 5 minutes under TCG with the debug kernel)"
 vm_accel
 set +e
 vm_exec tests/guest.sh src/kring.ko $(tr '\n' ' ' <"$log/bins") 2>&1 | tee "$log/vm"
