@@ -399,6 +399,10 @@ impl Queue {
         region: Option<Arc<Region>>,
         fill: impl FnOnce(&SharedMem, usize) -> Result,
     ) -> Result {
+        // Callers validate too; this is the one place that indexes the rings by priority.
+        if !ring::valid_priority(prio) {
+            return Err(EINVAL);
+        }
         let p = prio as usize;
         let slot = inner.free.pop().ok_or(ENOSPC)?;
         let off = self.geo.slot_offset(slot).ok_or(EINVAL)? as usize;
@@ -483,18 +487,14 @@ impl Queue {
         if !ring::valid_priority(prio) {
             return Err(EINVAL);
         }
+        // Refuse a bad descriptor before waiting for room.
         if (self.geo.max_msg_size as usize) < KRING_DESCRIPTOR_SIZE {
             return Err(EMSGSIZE);
         }
         region.check_descriptor(offset, length)?;
-        let (id, generation) = region.handle();
-        let d = KringDescriptor { region_id: id, generation, offset, length, pad: 0 };
         let mut g = self.inner.lock();
         self.wait_room(&mut g, timeout_ms)?;
-        self.enqueue_kind(&mut g, prio, KRING_DESCRIPTOR_SIZE as u32, KRING_KIND_DESCRIPTOR, Some(region), |mem, off| {
-            // SAFETY: payload slots have no writable user mapping, and we hold `inner`.
-            unsafe { mem.write_bytes(off, &d.to_bytes()) }
-        })?;
+        self.enqueue_desc(&mut g, region, offset, length, prio)?;
         drop(g);
         self.wait.notify_all();
         Ok(())
@@ -605,9 +605,19 @@ impl Queue {
     fn enqueue_desc_entry(&self, inner: &mut Inner, submit: &SharedMem, at: usize, prio: u8) -> Result {
         let ds: KringDescSubmit = submit.read(at)?;
         let region = crate::chardev::with_kring_fd(ds.region_fd, |f| f.region_for_descriptor())?;
-        region.check_descriptor(ds.offset, ds.length)?;
+        self.enqueue_desc(inner, region, ds.offset, ds.length, prio)
+    }
+
+    /// Validates a descriptor to `offset..offset+length` of `region` against the region's state
+    /// now and queues it; the queue keeps `region` alive until it is consumed. The caller made
+    /// sure there is room and holds `inner` (region locks are leaves).
+    fn enqueue_desc(&self, inner: &mut Inner, region: Arc<Region>, offset: u64, length: u32, prio: u8) -> Result {
+        if (self.geo.max_msg_size as usize) < KRING_DESCRIPTOR_SIZE {
+            return Err(EMSGSIZE);
+        }
+        region.check_descriptor(offset, length)?;
         let (id, generation) = region.handle();
-        let d = KringDescriptor { region_id: id, generation, offset: ds.offset, length: ds.length, pad: 0 };
+        let d = KringDescriptor { region_id: id, generation, offset, length, pad: 0 };
         self.enqueue_kind(inner, prio, KRING_DESCRIPTOR_SIZE as u32, KRING_KIND_DESCRIPTOR, Some(region), |mem, off| {
             // SAFETY: payload slots have no writable user mapping, and we hold `inner`.
             unsafe { mem.write_bytes(off, &d.to_bytes()) }

@@ -183,7 +183,7 @@ pub const KRING_TIMEOUT_INFINITE: u32 = u32::MAX;
 
 /// Payload kind of a delivered message: bytes stored inline in the queue's payload area.
 pub const KRING_KIND_INLINE: u8 = 0;
-/// Payload kind of a delivered message: a zero-copy region descriptor (regions, a later ABI).
+/// Payload kind of a delivered message: a zero-copy region descriptor (ABI 1.3).
 pub const KRING_KIND_DESCRIPTOR: u8 = 1;
 
 /// `KRING_IOC_CREATE` argument: create a queue and bind this fd to it.

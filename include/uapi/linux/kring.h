@@ -32,7 +32,7 @@
 struct kring_version {
 	__u32 abi_major;	/* KRING_ABI_MAJOR of the running module */
 	__u32 abi_minor;	/* KRING_ABI_MINOR of the running module */
-	__u64 features;		/* KRING_FEAT_* bits; none defined yet */
+	__u64 features;		/* KRING_FEAT_* bits */
 	char release[KRING_RELEASE_LEN];	/* module release, NUL-terminated */
 };
 
@@ -110,7 +110,7 @@ struct kring_info {
 	__u32 sq_entries;
 	__u32 sq_data_size;
 	__u32 mode;
-	__u32 uid;
+	__u32 uid;		/* owner, as the initial user namespace sees it */
 	__u32 gid;
 	__u32 flags;		/* KRING_INFO_* */
 	__u32 reserved;

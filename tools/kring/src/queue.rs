@@ -69,7 +69,7 @@ impl Default for QueueConfig {
 pub enum PayloadKind {
     /// Bytes stored in the queue, copied into the caller's buffer.
     Inline,
-    /// A zero-copy region descriptor (regions come with a later ABI).
+    /// A zero-copy region descriptor (see [`crate::Receiver::recv_message`]).
     Descriptor,
 }
 
@@ -471,30 +471,15 @@ impl Sender {
         let info = self.shared.info;
         let Some(guard) = self.submit_area()? else { return self.send_each(msgs, timeout) };
         let Some((area, _)) = guard.as_ref() else { return Err(Error::OutOfMemory) };
-        let data_off = area.len() - info.sq_data_size as usize;
         // No deadline when it would overflow: as good as infinite.
         let deadline = Instant::now().checked_add(timeout);
         let mut sent = 0usize;
         while sent < msgs.len() {
-            // Fill the area.
-            let mut n = 0u32;
-            let mut used = 0usize;
-            for (prio, msg) in &msgs[sent..] {
-                if msg.len() > info.max_msg_size as usize {
-                    if n == 0 {
-                        return if sent == 0 { Err(Error::MessageTooLarge) } else { Ok(sent) };
-                    }
-                    break;
-                }
-                if n == info.sq_entries || used + msg.len() > info.sq_data_size as usize {
-                    break;
-                }
-                let sqe = KringSqe { offset: used as u32, len: msg.len() as u32, priority: *prio as u8, flags: 0, reserved: 0, reserved2: 0 };
-                area.write(n as usize * std::mem::size_of::<KringSqe>(), sqe).ok_or(Error::OutOfMemory)?;
-                area.copy_in(data_off + used, msg).ok_or(Error::OutOfMemory)?;
-                used += msg.len();
-                n += 1;
-            }
+            let n = match fill_area(area, &info, &msgs[sent..]) {
+                Ok(n) => n,
+                Err(e) if sent == 0 => return Err(e),
+                Err(_) => return Ok(sent),
+            };
             let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
             let mut arg = KringEnter {
                 start: 0,
@@ -511,10 +496,7 @@ impl Sender {
                         return Ok(sent);
                     }
                 }
-                Err(e) if sent > 0 => {
-                    let _ = e;
-                    return Ok(sent);
-                }
+                Err(_) if sent > 0 => return Ok(sent),
                 Err(e) => return Err(err(Op::Send, e)),
             }
         }
@@ -531,6 +513,32 @@ impl AsRawFd for Sender {
     fn as_raw_fd(&self) -> RawFd {
         self.shared.fd.as_raw_fd()
     }
+}
+
+/// Writes as many of `msgs` as fit into a submission area (entries from index 0, payloads packed
+/// from the start of its data buffer) and returns how many. `MessageTooLarge` if the first one
+/// is larger than the queue's `max_msg_size`; a later one that is too large ends the batch.
+fn fill_area(area: &Mapping, info: &KringInfo, msgs: &[(MsgPriority, &[u8])]) -> Result<u32> {
+    let data_off = area.len() - info.sq_data_size as usize;
+    let mut n = 0u32;
+    let mut used = 0usize;
+    for (prio, msg) in msgs {
+        if msg.len() > info.max_msg_size as usize {
+            if n == 0 {
+                return Err(Error::MessageTooLarge);
+            }
+            break;
+        }
+        if n == info.sq_entries || used + msg.len() > info.sq_data_size as usize {
+            break;
+        }
+        let sqe = KringSqe { offset: used as u32, len: msg.len() as u32, priority: *prio as u8, flags: 0, reserved: 0, reserved2: 0 };
+        area.write(n as usize * std::mem::size_of::<KringSqe>(), sqe).ok_or(Error::OutOfMemory)?;
+        area.copy_in(data_off + used, msg).ok_or(Error::OutOfMemory)?;
+        used += msg.len();
+        n += 1;
+    }
+    Ok(n)
 }
 
 /// The consuming state of a receiver; one consumer at a time.
@@ -782,17 +790,9 @@ impl KernelQueue {
             return Err(Error::InvalidArgument { op: "send_batch_and_wait: the submission area belongs to another process" });
         };
         let Some((area, _)) = guard.as_ref() else { return Err(Error::OutOfMemory) };
-        let data_off = area.len() - info.sq_data_size as usize;
-        let mut used = 0usize;
-        for (n, (prio, msg)) in msgs.iter().enumerate() {
-            if n as u32 >= info.sq_entries || used + msg.len() > info.sq_data_size as usize {
-                return Err(Error::InvalidArgument { op: "send_batch_and_wait: batch larger than the submission area" });
-            }
-            let len = u32::try_from(msg.len()).map_err(|_| Error::MessageTooLarge)?;
-            let sqe = KringSqe { offset: used as u32, len, priority: *prio as u8, flags: 0, reserved: 0, reserved2: 0 };
-            area.write(n * std::mem::size_of::<KringSqe>(), sqe).ok_or(Error::OutOfMemory)?;
-            area.copy_in(data_off + used, msg).ok_or(Error::OutOfMemory)?;
-            used += msg.len();
+        let n = if msgs.is_empty() { 0 } else { fill_area(area, &info, msgs)? };
+        if n as usize != msgs.len() {
+            return Err(Error::InvalidArgument { op: "send_batch_and_wait: batch larger than the submission area" });
         }
         let mut arg = KringEnter {
             start: 0,
