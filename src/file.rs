@@ -23,6 +23,8 @@ use crate::{
     queue::Queue,
     region::Region,
     registry,
+    schema::Violation,
+    schemas::{self, SchemaRef},
     ring::{self, Geometry},
     shm::SharedMem,
     uapi::*,
@@ -42,7 +44,8 @@ macro_rules! plain_abi {
 plain_abi!(
     KringVersion, KringCreate, KringOpen, KringUnlink, KringInfo, KringSend, KringRecv,
     KringEnter, KringWait, KringSqe, KringRegionCreate, KringRegionInfo, KringRegionWrite,
-    KringRegionAppend, KringSendDesc, KringDescSubmit, KringRegionOpen
+    KringRegionAppend, KringSendDesc, KringDescSubmit, KringRegionOpen, KringSchemaRegister,
+    KringSchemaError
 );
 
 /// A queue binding: what a bound fd holds.
@@ -128,9 +131,18 @@ enum Bound {
     Region(Arc<Region>, bool),
 }
 
+/// Per-fd schema state, behind `KringFile::schemas` (a leaf lock, held only briefly).
+struct FileSchemas {
+    /// Schemas this fd registered (each at most once): they live at least as long as the fd.
+    held: KVec<SchemaRef>,
+    /// The last message this fd had refused (`KRING_IOC_SCHEMA_ERROR`).
+    last: KringSchemaError,
+}
+
 /// An open `/dev/kring` file.
 pub(crate) struct KringFile {
     binding: SetOnce<Bound>,
+    schemas: Pin<KBox<Mutex<FileSchemas>>>,
 }
 
 fn read_arg<T: FromBytes>(cmd: u32, arg: usize) -> Result<T> {
@@ -151,7 +163,52 @@ fn name_of(field: &[u8; KRING_NAME_MAX]) -> Result<Option<&[u8]>> {
 
 impl KringFile {
     pub(crate) fn open(_f: &File) -> Result<KBox<Self>> {
-        Ok(KBox::new(Self { binding: SetOnce::new() }, GFP_KERNEL)?)
+        let none = KringSchemaError { count: 0, reason: 0, node: 0, offset: 0, index: 0, schema: 0 };
+        let schemas = KBox::pin_init(new_mutex!(FileSchemas { held: KVec::new(), last: none }), GFP_KERNEL)?;
+        Ok(KBox::new(Self { binding: SetOnce::new(), schemas }, GFP_KERNEL)?)
+    }
+
+    /// Records a refused message for `KRING_IOC_SCHEMA_ERROR`.
+    fn refused(&self, q: &Queue, v: Option<Violation>, index: u32) {
+        if let Some(v) = v {
+            let mut g = self.schemas.lock();
+            g.last = KringSchemaError {
+                count: g.last.count.wrapping_add(1),
+                reason: v.reason,
+                node: v.node,
+                offset: v.offset,
+                index,
+                schema: q.schema.as_ref().map_or(0, |s| s.id()),
+            };
+        }
+    }
+
+    /// `KRING_IOC_SCHEMA_REGISTER`: loads the program at `a.addr` and returns its id.
+    fn register_schema(&self, a: &mut KringSchemaRegister) -> Result {
+        if a.flags != 0 || a.id != 0 || a.min_size != 0 {
+            return Err(EINVAL);
+        }
+        if (a.len as usize) < crate::schema::HEADER_SIZE || a.len > KRING_SCHEMA_SIZE_MAX {
+            return Err(EINVAL);
+        }
+        let addr = usize::try_from(a.addr).map_err(|_| EFAULT)?;
+        let mut prog = KVVec::new();
+        UserSlice::new(UserPtr::from_addr(addr), a.len as usize).reader().read_all(&mut prog, GFP_KERNEL)?;
+        let s = schemas::register(prog)?;
+        a.id = s.id();
+        a.min_size = s.min_size();
+        let mut g = self.schemas.lock();
+        if g.held.iter().any(|h| h.id() == s.id()) {
+            // Already held by this fd: `s` is dropped after the lock (it takes `SCHEMAS`).
+            drop(g);
+            return Ok(());
+        }
+        if g.held.len() >= schemas::PER_FILE_SCHEMAS {
+            drop(g);
+            return Err(ENOMEM);
+        }
+        g.held.push(s, GFP_KERNEL)?;
+        Ok(())
     }
 
     /// The queue this fd is bound to; `ENOTCONN` if it is unbound or a region.
@@ -233,7 +290,10 @@ impl KringFile {
             KRING_IOC_SEND => {
                 let args = read_arg::<KringSend>(cmd, arg)?;
                 let q = self.bound()?.need(KRING_RIGHT_SEND)?;
-                q.send(&args, Self::timeout(f, args.timeout_ms)).map(|()| 0)
+                let mut refused = None;
+                let r = q.send(&args, Self::timeout(f, args.timeout_ms), &mut refused);
+                self.refused(q, refused, KRING_SCHEMA_INDEX_SINGLE);
+                r.map(|()| 0)
             }
             KRING_IOC_RECV => {
                 let args = read_arg::<KringRecv>(cmd, arg)?;
@@ -265,7 +325,7 @@ impl KringFile {
             }
             KRING_IOC_ENTER => {
                 let args = read_arg::<KringEnter>(cmd, arg)?;
-                if args.flags & !(KRING_ENTER_WAIT | KRING_ENTER_GETMSG) != 0 || args.reserved != 0 || args.submitted != 0 {
+                if args.flags & !(KRING_ENTER_WAIT | KRING_ENTER_GETMSG) != 0 || args.error != 0 || args.submitted != 0 {
                     return Err(EINVAL);
                 }
                 let b = self.bound()?;
@@ -274,18 +334,31 @@ impl KringFile {
                     b.need(KRING_RIGHT_RECV)?;
                 }
                 let timeout = Self::timeout(f, args.timeout_ms);
-                let n = if args.count == 0 {
+                let (n, stop) = if args.count == 0 {
                     // Nothing to submit: no send right or submission area needed.
                     if !getmsg {
                         return Err(EINVAL);
                     }
-                    0
+                    (0, Ok(()))
                 } else {
                     let q = b.need(KRING_RIGHT_SEND)?;
-                    b.with_submit_area(|area| q.enter(area, &args, timeout))?
+                    let mut refused = None;
+                    let r = b.with_submit_area(|area| Ok(q.enter(area, &args, timeout, &mut refused)));
+                    // Entry `start + n` is the one that stopped the batch.
+                    let n = r.as_ref().map_or(0, |(n, _)| *n);
+                    self.refused(q, refused, args.start.wrapping_add(n));
+                    r?
                 };
+                // Nothing accepted: the call fails with the reason.
+                if n == 0 {
+                    stop?;
+                }
                 let mut out = args;
                 out.submitted = n;
+                out.error = match stop {
+                    Err(e) => e.to_errno().unsigned_abs(),
+                    Ok(()) => 0,
+                };
                 write_arg(arg, &out)?;
                 // Like io_uring_enter: once something was submitted, the call reports that
                 // count; the wait's outcome is then for the receiver to see (len, peek, recv).
@@ -339,7 +412,10 @@ impl KringFile {
                 }
                 let q = self.bound()?.need(KRING_RIGHT_SEND)?;
                 let region = crate::chardev::with_kring_fd(a.region_fd, |f| f.region_for_descriptor())?;
-                q.send_desc(region, a.offset, a.length, a.priority, Self::timeout(f, a.timeout_ms)).map(|()| 0)
+                let mut refused = None;
+                let r = q.send_desc(region, a.offset, a.length, a.priority, Self::timeout(f, a.timeout_ms), &mut refused);
+                self.refused(q, refused, KRING_SCHEMA_INDEX_SINGLE);
+                r.map(|()| 0)
             }
             KRING_IOC_REGION_OPEN => {
                 let a = read_arg::<KringRegionOpen>(cmd, arg)?;
@@ -360,6 +436,17 @@ impl KringFile {
                     None => Err(ESTALE),
                 }
             }
+            KRING_IOC_SCHEMA_REGISTER => {
+                let mut a = read_arg::<KringSchemaRegister>(cmd, arg)?;
+                self.register_schema(&mut a)?;
+                write_arg(arg, &a)?;
+                Ok(0)
+            }
+            KRING_IOC_SCHEMA_ERROR => {
+                let last = self.schemas.lock().last;
+                write_arg(arg, &last)?;
+                Ok(0)
+            }
             _ => Err(ENOTTY),
         }
     }
@@ -376,8 +463,19 @@ impl KringFile {
         if geo.queue_bytes() > module_parameters::max_queue_bytes.value() {
             return Err(ENOMEM);
         }
+        let schema = match a.schema {
+            0 => None,
+            id => {
+                let s = schemas::get(id)?;
+                // No message could be both valid and small enough.
+                if s.min_size() > a.max_msg_size {
+                    return Err(EMSGSIZE);
+                }
+                Some(s)
+            }
+        };
         let c = Creds::current();
-        let queue = Queue::new(geo, a.schema, a.mode, c.euid, c.egid)?;
+        let queue = Queue::new(geo, schema, a.mode, c.euid, c.egid)?;
         let binding = Binding::new(queue.clone(), a.rights)?;
         if let Some(name) = name {
             registry::insert(name, &queue)?;
@@ -497,12 +595,17 @@ impl KringFile {
             Some(Bound::Queue(b)) => {
                 seq_print!(
                     m,
-                    "kring-queue:\tring_size={} max_msg_size={} rights={:#x}\n",
+                    "kring-queue:\tring_size={} max_msg_size={} rights={:#x} schema={}\n",
                     b.queue.geo.ring_size,
                     b.queue.geo.max_msg_size,
-                    b.rights
+                    b.rights,
+                    b.queue.schema.as_ref().map_or(0, |s| s.id())
                 );
             }
+        }
+        let g = self.schemas.lock();
+        if !g.held.is_empty() || g.last.count != 0 {
+            seq_print!(m, "kring-schemas:\tregistered={} refused={}\n", g.held.len(), g.last.count);
         }
     }
 }

@@ -19,6 +19,7 @@ mod file;
 mod queue;
 mod region;
 mod registry;
+mod schemas;
 mod shm;
 
 // Shared with user space, where its items are the crate's public API: here they are
@@ -27,6 +28,8 @@ mod shm;
 mod uapi;
 #[allow(dead_code, unreachable_pub)]
 mod ring;
+#[allow(dead_code, unreachable_pub)]
+mod schema;
 
 use uapi::*;
 
@@ -48,6 +51,10 @@ module! {
         max_region_bytes: u64 {
             default: 256 << 20,
             description: "Largest region in bytes",
+        },
+        max_schemas: u32 {
+            default: 256,
+            description: "Most schemas registered at once (each program is at most 28 KiB)",
         },
         max_user_region_bytes: u64 {
             default: 512 << 20,
@@ -76,6 +83,8 @@ const _: () = {
     assert!(KRING_IOC_REGION_SEAL == ioctl::_IO(KRING_IOC_MAGIC as u32, 0x14));
     assert!(KRING_IOC_SEND_DESC == ioctl::_IOW::<KringSendDesc>(KRING_IOC_MAGIC as u32, 0x15));
     assert!(KRING_IOC_REGION_OPEN == ioctl::_IOW::<KringRegionOpen>(KRING_IOC_MAGIC as u32, 0x16));
+    assert!(KRING_IOC_SCHEMA_REGISTER == ioctl::_IOWR::<KringSchemaRegister>(KRING_IOC_MAGIC as u32, 0x20));
+    assert!(KRING_IOC_SCHEMA_ERROR == ioctl::_IOR::<KringSchemaError>(KRING_IOC_MAGIC as u32, 0x21));
 };
 
 #[pin_data(PinnedDrop)]
@@ -88,6 +97,7 @@ impl kernel::InPlaceModule for KringModule {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
         registry::init();
         region::init();
+        schemas::init();
         pr_info!(
             "kring {} loaded (ABI {}.{}): /dev/kring\n",
             KRING_RELEASE,
@@ -108,6 +118,7 @@ impl PinnedDrop for KringModule {
         // No file is open (each pins the module), so only named queues remain.
         registry::clear();
         region::clear();
+        schemas::clear();
         pr_info!("kring {} unloaded\n", KRING_RELEASE);
     }
 }

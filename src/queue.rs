@@ -10,6 +10,18 @@
 //! 5. the region leaves: `Region::inner`, `region::REGION_IDS`, `region::REGION_BYTES`
 //!    (taken under `Queue::inner` when a batched descriptor is validated or a consumed
 //!    descriptor drops the last reference to its region)
+//! 6. `schemas::SCHEMAS` (a leaf, taken when a queue's last reference drops, possibly under
+//!    `REGISTRY`)
+//!
+//! # Schemas
+//!
+//! A queue created with a schema checks every message before it is queued: `KRING_IOC_SEND`
+//! payloads in the kernel bounce buffer (before any lock), batched payloads after they were
+//! copied into their payload slot (which user space cannot write) and before the entry is
+//! published, and descriptor payloads in their region, whose bytes can no longer change once
+//! the descriptor is accepted (sealed Immutable or committed AppendOnly bytes). A refused
+//! message is `EBADMSG`; the violation is handed back to the caller, which records it for
+//! `KRING_IOC_SCHEMA_ERROR`. Queues without a schema skip all of it.
 //!
 //! User memory is never touched while `Queue::inner` is held: payloads go through a kernel
 //! bounce buffer (a sender stuck in a page fault, e.g. on FUSE or userfaultfd memory, cannot
@@ -57,6 +69,8 @@ use kernel::{
 
 use crate::{
     region::Region,
+    schema::Violation,
+    schemas::SchemaRef,
     ring::{
         self,
         Geometry, //
@@ -148,7 +162,7 @@ pub(crate) struct Taken {
 pub(crate) struct Queue {
     _count: QueueCount,
     pub(crate) geo: Geometry,
-    pub(crate) schema: u32,
+    pub(crate) schema: Option<SchemaRef>,
     pub(crate) mode: u32,
     pub(crate) uid: bindings::kuid_t,
     pub(crate) gid: bindings::kgid_t,
@@ -184,7 +198,7 @@ impl Queue {
     /// Creates a queue with geometry `geo`, owned by `uid`/`gid` with permission bits `mode`.
     pub(crate) fn new(
         geo: Geometry,
-        schema: u32,
+        schema: Option<SchemaRef>,
         mode: u32,
         uid: bindings::kuid_t,
         gid: bindings::kgid_t,
@@ -445,8 +459,19 @@ impl Queue {
         Ok(())
     }
 
+    /// Checks `msg` against the queue's schema, if it has one; a violation goes to `refused`.
+    fn check(&self, msg: &[u8], refused: &mut Option<Violation>) -> Result {
+        if let Some(s) = &self.schema {
+            if let Err(v) = s.validate(msg) {
+                *refused = Some(v);
+                return Err(EBADMSG);
+            }
+        }
+        Ok(())
+    }
+
     /// `KRING_IOC_SEND`: copies one message from user memory.
-    pub(crate) fn send(&self, args: &KringSend, timeout_ms: u32) -> Result {
+    pub(crate) fn send(&self, args: &KringSend, timeout_ms: u32, refused: &mut Option<Violation>) -> Result {
         if !ring::valid_priority(args.priority) || args.flags != 0 || args.pad != [0; 3] {
             return Err(EINVAL);
         }
@@ -470,6 +495,8 @@ impl Queue {
                 &big
             }
         };
+        // The bounce buffer is kernel memory: what is checked is what is queued.
+        self.check(data, refused)?;
         let mut g = self.inner.lock();
         self.wait_room(&mut g, timeout_ms)?;
         self.enqueue(&mut g, args.priority, args.len, |mem, off| {
@@ -483,7 +510,15 @@ impl Queue {
 
     /// `KRING_IOC_SEND_DESC`: queues a descriptor to `offset..offset+length` of `region`,
     /// validated against the region's real state.
-    pub(crate) fn send_desc(&self, region: Arc<Region>, offset: u64, length: u32, prio: u8, timeout_ms: u32) -> Result {
+    pub(crate) fn send_desc(
+        &self,
+        region: Arc<Region>,
+        offset: u64,
+        length: u32,
+        prio: u8,
+        timeout_ms: u32,
+        refused: &mut Option<Violation>,
+    ) -> Result {
         if !ring::valid_priority(prio) {
             return Err(EINVAL);
         }
@@ -492,9 +527,11 @@ impl Queue {
             return Err(EMSGSIZE);
         }
         region.check_descriptor(offset, length)?;
+        // Checked before waiting for room and without the queue lock: the bytes are stable.
+        self.check_region(&region, offset, length, refused)?;
         let mut g = self.inner.lock();
         self.wait_room(&mut g, timeout_ms)?;
-        self.enqueue_desc(&mut g, region, offset, length, prio)?;
+        self.enqueue_desc(&mut g, region, offset, length, prio, None)?;
         drop(g);
         self.wait.notify_all();
         Ok(())
@@ -519,16 +556,23 @@ impl Queue {
     }
 
     /// `KRING_IOC_ENTER`: accepts `sqe[start..start+count)` from `submit`, a sender's
-    /// submission area, in order. Stops at the first invalid entry (returning its error if it
-    /// is the first) or, without `KRING_ENTER_WAIT`, when the queue is full.
-    pub(crate) fn enter(&self, submit: &SharedMem, args: &KringEnter, timeout_ms: u32) -> Result<u32> {
-        if args.flags & !(KRING_ENTER_WAIT | KRING_ENTER_GETMSG) != 0 || args.reserved != 0 || args.submitted != 0 {
-            return Err(EINVAL);
+    /// submission area, in order. Stops at the first invalid entry or, without
+    /// `KRING_ENTER_WAIT`, when the queue is full. Returns how many entries were accepted and
+    /// why it stopped early (`Ok` if it did not).
+    pub(crate) fn enter(
+        &self,
+        submit: &SharedMem,
+        args: &KringEnter,
+        timeout_ms: u32,
+        refused: &mut Option<Violation>,
+    ) -> (u32, Result) {
+        if args.flags & !(KRING_ENTER_WAIT | KRING_ENTER_GETMSG) != 0 || args.error != 0 || args.submitted != 0 {
+            return (0, Err(EINVAL));
         }
-        let end = args.start.checked_add(args.count).ok_or(EINVAL)?;
-        if end > self.geo.sq_entries {
-            return Err(EINVAL);
-        }
+        let end = match args.start.checked_add(args.count) {
+            Some(end) if end <= self.geo.sq_entries => end,
+            _ => return (0, Err(EINVAL)),
+        };
         let wait_ms = if args.flags & KRING_ENTER_WAIT != 0 { timeout_ms } else { 0 };
         let data_off = self.geo.sq_data_offset as usize;
         let mut done = 0u32;
@@ -579,10 +623,18 @@ impl Queue {
                 break;
             }
             let r = if sqe.flags & KRING_SQE_DESC != 0 {
-                self.enqueue_desc_entry(&mut g, submit, data_off + from as usize, sqe.priority)
+                self.enqueue_desc_entry(&mut g, submit, data_off + from as usize, sqe.priority, refused)
             } else {
                 self.enqueue(&mut g, sqe.priority, sqe.len, |mem, off| {
-                    mem.copy_from(off, submit, data_off + from as usize, sqe.len as usize)
+                    mem.copy_from(off, submit, data_off + from as usize, sqe.len as usize)?;
+                    if self.schema.is_none() {
+                        return Ok(());
+                    }
+                    // The slot is kernel memory now (user space maps it read-only) and only
+                    // kernel writers holding `inner` change it: check the copy, not the source.
+                    // SAFETY: as just said, nothing writes these bytes while we hold `inner`.
+                    let msg = unsafe { mem.slice(off, sqe.len as usize) }?;
+                    self.check(msg, refused)
                 })
             };
             if let Err(e) = r {
@@ -594,28 +646,61 @@ impl Queue {
         drop(g);
         if done > 0 {
             self.wait.notify_all();
-            return Ok(done);
         }
-        result.map(|()| 0)
+        (done, result)
     }
 
     /// A `KRING_SQE_DESC` entry of a batch: reads its `kring_desc_submit` once, resolves and
     /// validates the region, and queues the descriptor. Called with `inner` held (region
     /// locks are leaves, see the lock order).
-    fn enqueue_desc_entry(&self, inner: &mut Inner, submit: &SharedMem, at: usize, prio: u8) -> Result {
+    fn enqueue_desc_entry(
+        &self,
+        inner: &mut Inner,
+        submit: &SharedMem,
+        at: usize,
+        prio: u8,
+        refused: &mut Option<Violation>,
+    ) -> Result {
         let ds: KringDescSubmit = submit.read(at)?;
         let region = crate::chardev::with_kring_fd(ds.region_fd, |f| f.region_for_descriptor())?;
-        self.enqueue_desc(inner, region, ds.offset, ds.length, prio)
+        self.enqueue_desc(inner, region, ds.offset, ds.length, prio, Some(refused))
+    }
+
+    /// Checks the descriptor payload `offset..offset+length` of `region` against the schema.
+    /// The caller validated the descriptor (`Region::check_descriptor`), so the bytes are
+    /// stable: sealed Immutable or committed AppendOnly bytes never change again.
+    fn check_region(&self, region: &Region, offset: u64, length: u32, refused: &mut Option<Violation>) -> Result {
+        if self.schema.is_none() {
+            return Ok(());
+        }
+        let off = usize::try_from(offset).map_err(|_| EINVAL)?;
+        // SAFETY: `check_descriptor` accepted the range, so no one writes these bytes again
+        // while the region lives (we hold a reference to it).
+        let msg = unsafe { region.mem.slice(off, length as usize) }?;
+        self.check(msg, refused)
     }
 
     /// Validates a descriptor to `offset..offset+length` of `region` against the region's state
     /// now and queues it; the queue keeps `region` alive until it is consumed. The caller made
     /// sure there is room and holds `inner` (region locks are leaves).
-    fn enqueue_desc(&self, inner: &mut Inner, region: Arc<Region>, offset: u64, length: u32, prio: u8) -> Result {
+    /// With `refused`, the payload is also checked against the schema (callers that checked
+    /// it already pass `None`).
+    fn enqueue_desc(
+        &self,
+        inner: &mut Inner,
+        region: Arc<Region>,
+        offset: u64,
+        length: u32,
+        prio: u8,
+        refused: Option<&mut Option<Violation>>,
+    ) -> Result {
         if (self.geo.max_msg_size as usize) < KRING_DESCRIPTOR_SIZE {
             return Err(EMSGSIZE);
         }
         region.check_descriptor(offset, length)?;
+        if let Some(refused) = refused {
+            self.check_region(&region, offset, length, refused)?;
+        }
         let (id, generation) = region.handle();
         let d = KringDescriptor { region_id: id, generation, offset, length, pad: 0 };
         self.enqueue_kind(inner, prio, KRING_DESCRIPTOR_SIZE as u32, KRING_KIND_DESCRIPTOR, Some(region), |mem, off| {
@@ -803,7 +888,7 @@ impl Queue {
         self.sync_heads(&mut g);
         out.ring_size = self.geo.ring_size;
         out.max_msg_size = self.geo.max_msg_size;
-        out.schema = self.schema;
+        out.schema = self.schema.as_ref().map_or(0, |s| s.id());
         out.slot_size = self.geo.slot_size;
         out.sq_entries = self.geo.sq_entries;
         out.sq_data_size = self.geo.sq_data_size;

@@ -143,6 +143,20 @@ impl SharedMem {
         Ok(())
     }
 
+    /// The `len` bytes at `off` (checked to lie inside the area) as a slice.
+    ///
+    /// # Safety
+    ///
+    /// Nothing may write these bytes while the slice lives: user space has no writable mapping
+    /// of them, and no kernel writer runs (the caller holds the writers' lock, or the bytes are
+    /// final, like a sealed region's).
+    pub(crate) unsafe fn slice(&self, off: usize, len: usize) -> Result<&[u8]> {
+        let p = self.bytes_at(off, len)?;
+        // SAFETY: inside the allocation, initialised (zeroed at allocation), and unchanging for
+        // the borrow by the caller's guarantee.
+        Ok(unsafe { core::slice::from_raw_parts(p.cast_const(), len) })
+    }
+
     /// Copies `len` bytes from `src` at `src_off` (which user space may be writing) into this
     /// area at `off` (which user space cannot write).
     pub(crate) fn copy_from(&self, off: usize, src: &SharedMem, src_off: usize, len: usize) -> Result {

@@ -22,7 +22,7 @@ pub const KRING_RELEASE: &str = "0.1.0";
 /// Incompatible ABI revision. User space must refuse to run on a major it does not know.
 pub const KRING_ABI_MAJOR: u32 = 1;
 /// Compatible ABI revision within [`KRING_ABI_MAJOR`].
-pub const KRING_ABI_MINOR: u32 = 3;
+pub const KRING_ABI_MINOR: u32 = 4;
 /// Feature bit: queues (create/open/unlink, send/recv, mmap rings, poll). ABI 1.1.
 pub const KRING_FEAT_QUEUES: u64 = 1 << 0;
 /// Feature bit: regions with kernel-enforced policies (create, write, append, seal, map).
@@ -31,7 +31,9 @@ pub const KRING_FEAT_REGIONS: u64 = 1 << 1;
 /// Feature bit: zero-copy descriptors into regions, sent through queues. ABI 1.3.
 pub const KRING_FEAT_DESCRIPTORS: u64 = 1 << 2;
 /// Feature bits reported in [`KringVersion::features`] by this build.
-pub const KRING_FEATURES: u64 = KRING_FEAT_QUEUES | KRING_FEAT_REGIONS | KRING_FEAT_DESCRIPTORS;
+pub const KRING_FEATURES: u64 = KRING_FEAT_QUEUES | KRING_FEAT_REGIONS | KRING_FEAT_DESCRIPTORS | KRING_FEAT_SCHEMAS;
+/// Feature bit: schemas, registered once and checked by the kernel on every send. ABI 1.4.
+pub const KRING_FEAT_SCHEMAS: u64 = 1 << 3;
 
 /// Length of [`KringVersion::release`], NUL terminator included.
 pub const KRING_RELEASE_LEN: usize = 32;
@@ -194,7 +196,8 @@ pub struct KringCreate {
     pub ring_size: u32,
     /// Largest payload in bytes: `1..=KRING_MSG_SIZE_MAX`.
     pub max_msg_size: u32,
-    /// Schema id; 0 = none. Stored and reported (validation is a later ABI).
+    /// Schema id from `KRING_IOC_SCHEMA_REGISTER`; 0 = none. Every message sent to the queue
+    /// must then be a valid encoding of the schema's type (ABI 1.4).
     pub schema: u32,
     /// Permission bits (`KRING_MODE_MASK`) checked when the queue is opened by name.
     pub mode: u32,
@@ -343,8 +346,9 @@ pub struct KringEnter {
     pub timeout_ms: u32,
     /// Out: entries accepted (the same as the return value).
     pub submitted: u32,
-    /// Out: reserved, 0.
-    pub reserved: u32,
+    /// In: must be 0. Out: when fewer than `count` entries were accepted, the (positive) errno
+    /// that stopped the batch at entry `start + submitted`; 0 otherwise (ABI 1.4).
+    pub error: u32,
 }
 
 /// `KRING_IOC_WAIT` argument: sleep until a message is queued (receivers) .
@@ -708,3 +712,80 @@ const _: () = assert!(core::mem::size_of::<KringDescriptor>() == KRING_DESCRIPTO
 const _: () = assert!(core::mem::size_of::<KringSendDesc>() == 32);
 const _: () = assert!(core::mem::size_of::<KringDescSubmit>() == 16);
 const _: () = assert!(core::mem::size_of::<KringRegionOpen>() == 16);
+
+// ---------------------------------------------------------------------------------------------
+// Schemas (ABI 1.4, KRING_FEAT_SCHEMAS)
+// ---------------------------------------------------------------------------------------------
+
+/// Largest schema program in bytes (see `src/schema.rs` for the format).
+pub const KRING_SCHEMA_SIZE_MAX: u32 = 16 + 1024 * 12 + 4096 * 4;
+
+/// `KRING_IOC_SCHEMA_REGISTER` argument and reply: load a schema program. The same bytes
+/// always get the same id while the schema lives; it lives while an fd that registered it or a
+/// queue that uses it exists.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KringSchemaRegister {
+    /// In: user address of the program.
+    pub addr: u64,
+    /// In: program length, `16..=KRING_SCHEMA_SIZE_MAX`.
+    pub len: u32,
+    /// In: reserved, must be 0.
+    pub flags: u32,
+    /// Out: the schema id (never 0).
+    pub id: u32,
+    /// In: must be 0. Out: the inline size of the schema's type (the shortest valid message).
+    pub min_size: u32,
+}
+
+/// Message shorter than the schema type.
+pub const KRING_SCHEMA_E_SHORT: u32 = 1;
+/// A `bool` byte is neither 0 nor 1.
+pub const KRING_SCHEMA_E_BOOL: u32 = 2;
+/// A `char` is not a Unicode scalar value.
+pub const KRING_SCHEMA_E_CHAR: u32 = 3;
+/// A `string` is not valid UTF-8.
+pub const KRING_SCHEMA_E_UTF8: u32 = 4;
+/// A discriminant is not a case of its variant.
+pub const KRING_SCHEMA_E_DISCRIMINANT: u32 = 5;
+/// Flag bits beyond the type's flags are set.
+pub const KRING_SCHEMA_E_FLAGS: u32 = 6;
+/// A padding byte is not zero.
+pub const KRING_SCHEMA_E_PADDING: u32 = 7;
+/// A string or list reaches past the end of the message.
+pub const KRING_SCHEMA_E_BOUNDS: u32 = 8;
+/// A string or list is not at its canonical offset.
+pub const KRING_SCHEMA_E_OFFSET: u32 = 9;
+/// Bytes follow the last string or list.
+pub const KRING_SCHEMA_E_TRAILING: u32 = 10;
+/// Internal: nesting deeper than the validator's stack (never for a registered schema).
+pub const KRING_SCHEMA_E_DEPTH: u32 = 11;
+
+/// `kring_schema_error.index` of a violation found by `KRING_IOC_SEND` or `KRING_IOC_SEND_DESC`.
+pub const KRING_SCHEMA_INDEX_SINGLE: u32 = u32::MAX;
+
+/// `KRING_IOC_SCHEMA_ERROR` reply: the last message this fd had refused with `EBADMSG`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KringSchemaError {
+    /// Messages this fd has had refused so far (0: none, and the rest is 0).
+    pub count: u32,
+    /// `KRING_SCHEMA_E_*`.
+    pub reason: u32,
+    /// Index of the schema program node whose value was wrong.
+    pub node: u32,
+    /// Byte offset in the message where the check failed.
+    pub offset: u32,
+    /// `KRING_IOC_ENTER`: index of the submission entry; otherwise `KRING_SCHEMA_INDEX_SINGLE`.
+    pub index: u32,
+    /// The queue's schema id.
+    pub schema: u32,
+}
+
+/// `KRING_IOC_SCHEMA_REGISTER`.
+pub const KRING_IOC_SCHEMA_REGISTER: u32 = ioctl::iowr::<KringSchemaRegister>(KRING_IOC_MAGIC, 0x20);
+/// `KRING_IOC_SCHEMA_ERROR`.
+pub const KRING_IOC_SCHEMA_ERROR: u32 = ioctl::ior::<KringSchemaError>(KRING_IOC_MAGIC, 0x21);
+
+const _: () = assert!(core::mem::size_of::<KringSchemaRegister>() == 24);
+const _: () = assert!(core::mem::size_of::<KringSchemaError>() == 24);

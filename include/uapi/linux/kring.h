@@ -17,12 +17,13 @@
 #include <linux/types.h>
 
 #define KRING_ABI_MAJOR		1
-#define KRING_ABI_MINOR		3
+#define KRING_ABI_MINOR		4
 
 /* kring_version.features */
 #define KRING_FEAT_QUEUES	(1ULL << 0)	/* ABI 1.1: queues */
 #define KRING_FEAT_REGIONS	(1ULL << 1)	/* ABI 1.2: regions */
 #define KRING_FEAT_DESCRIPTORS	(1ULL << 2)	/* ABI 1.3: zero-copy descriptors */
+#define KRING_FEAT_SCHEMAS	(1ULL << 3)	/* ABI 1.4: schemas checked at send time */
 
 #define KRING_RELEASE_LEN	32
 
@@ -82,7 +83,7 @@ struct kring_version {
 struct kring_create {
 	__u32 ring_size;	/* power of two, 1..KRING_RING_SIZE_MAX */
 	__u32 max_msg_size;	/* 1..KRING_MSG_SIZE_MAX */
-	__u32 schema;		/* 0 = none */
+	__u32 schema;		/* 0 = none, else a KRING_IOC_SCHEMA_REGISTER id */
 	__u32 mode;		/* permission bits, KRING_MODE_MASK */
 	__u32 rights;		/* KRING_RIGHT_* of this fd */
 	__u32 flags;		/* reserved, 0 */
@@ -156,7 +157,7 @@ struct kring_enter {
 	__u32 flags;		/* KRING_ENTER_* */
 	__u32 timeout_ms;
 	__u32 submitted;	/* out */
-	__u32 reserved;
+	__u32 error;		/* in: 0; out: errno that stopped the batch early, or 0 */
 };
 
 struct kring_wait {
@@ -329,5 +330,52 @@ struct kring_region_open {
 
 #define KRING_IOC_SEND_DESC	_IOW(KRING_IOC_MAGIC, 0x15, struct kring_send_desc)
 #define KRING_IOC_REGION_OPEN	_IOW(KRING_IOC_MAGIC, 0x16, struct kring_region_open)
+
+/*
+ * Schemas (ABI 1.4, KRING_FEAT_SCHEMAS).
+ *
+ * A schema program (format in Documentation/schemas.md) describes a WIT type. Registering it
+ * returns an id (the same bytes get the same id while the schema lives: while an fd that
+ * registered it or a queue created with it exists). A queue created with kring_create.schema
+ * set refuses, with EBADMSG, every message (inline, batched, or the bytes a descriptor names)
+ * that is not the canonical encoding of that type; KRING_IOC_SCHEMA_ERROR then tells which
+ * check failed, where.
+ */
+#define KRING_SCHEMA_SIZE_MAX	(16 + 1024 * 12 + 4096 * 4)
+
+struct kring_schema_register {
+	__u64 addr;		/* in: the program */
+	__u32 len;		/* in: its length, 16..KRING_SCHEMA_SIZE_MAX */
+	__u32 flags;		/* in: reserved, 0 */
+	__u32 id;		/* in: 0; out: schema id, never 0 */
+	__u32 min_size;		/* in: 0; out: inline size of the type (shortest message) */
+};
+
+/* kring_schema_error.reason */
+#define KRING_SCHEMA_E_SHORT		1	/* message shorter than the type */
+#define KRING_SCHEMA_E_BOOL		2	/* bool neither 0 nor 1 */
+#define KRING_SCHEMA_E_CHAR		3	/* char not a Unicode scalar value */
+#define KRING_SCHEMA_E_UTF8		4	/* string not valid UTF-8 */
+#define KRING_SCHEMA_E_DISCRIMINANT	5	/* variant case out of range */
+#define KRING_SCHEMA_E_FLAGS		6	/* unknown flag bits */
+#define KRING_SCHEMA_E_PADDING		7	/* padding byte not zero */
+#define KRING_SCHEMA_E_BOUNDS		8	/* string or list past the end */
+#define KRING_SCHEMA_E_OFFSET		9	/* string or list not at its canonical offset */
+#define KRING_SCHEMA_E_TRAILING		10	/* bytes after the last string or list */
+#define KRING_SCHEMA_E_DEPTH		11	/* internal: nesting too deep */
+
+#define KRING_SCHEMA_INDEX_SINGLE	0xffffffffU	/* not from a batch */
+
+struct kring_schema_error {
+	__u32 count;		/* messages this fd had refused so far (0: none) */
+	__u32 reason;		/* KRING_SCHEMA_E_* */
+	__u32 node;		/* schema program node whose value was wrong */
+	__u32 offset;		/* byte offset in the message */
+	__u32 index;		/* batch entry, or KRING_SCHEMA_INDEX_SINGLE */
+	__u32 schema;		/* the queue's schema id */
+};
+
+#define KRING_IOC_SCHEMA_REGISTER	_IOWR(KRING_IOC_MAGIC, 0x20, struct kring_schema_register)
+#define KRING_IOC_SCHEMA_ERROR		_IOR(KRING_IOC_MAGIC, 0x21, struct kring_schema_error)
 
 #endif /* _UAPI_LINUX_KRING_H */

@@ -129,7 +129,7 @@ fn regions_can_only_be_opened_through_a_queued_descriptor() {
     assert_eq!(m.unwrap_err(), Errno::ACCESS);
     // Only the receiver may open: a send-only fd of the same queue may not.
     let name = kring_vmtests::unique_name("desc");
-    let rx = Queue::create_receiver(QueueConfig::new(4, 64), &CreateOptions { name: Some(&name), mode: 0o600 }).unwrap();
+    let rx = Queue::create_receiver(QueueConfig::new(4, 64), &CreateOptions { name: Some(&name), mode: 0o600, ..Default::default() }).unwrap();
     let tx = Queue::open_sender(&name).unwrap();
     tx.send_descriptor(&region, 0, 10, MsgPriority::Low).unwrap();
     assert_eq!(region_open(tx.as_raw_fd(), i.id, i.generation).unwrap_err(), Errno::BADF);
@@ -174,10 +174,11 @@ fn descriptors_go_through_the_batched_submission_path() {
             p.add(data + i * 16).cast::<KringDescSubmit>().write_volatile(*ds);
         }
     }
-    let mut arg = KringEnter { start: 0, count: 2, flags: 0, timeout_ms: 0, submitted: 0, reserved: 0 };
+    let mut arg = KringEnter { start: 0, count: 2, flags: 0, timeout_ms: 0, submitted: 0, error: 0 };
     // SAFETY: KRING_IOC_ENTER is _IOWR of KringEnter, an integer-only struct.
     unsafe { rustix::ioctl::ioctl(q.as_fd(), rustix::ioctl::Updater::<{ KRING_IOC_ENTER }, KringEnter>::new(&mut arg)) }.unwrap();
     assert_eq!(arg.submitted, 1, "the valid descriptor went in, the bad fd stopped the batch");
+    assert_eq!(arg.error, Errno::BADF.raw_os_error() as u32, "and the batch says why");
     // SAFETY: unmapping our own mapping.
     unsafe { rustix::mm::munmap(p.cast(), len).unwrap() };
     let mut buf = [0u8; 64];

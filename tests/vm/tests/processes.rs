@@ -12,7 +12,7 @@ const PEER: &str = env!("CARGO_BIN_EXE_kring-peer");
 
 fn named_receiver(tag: &str, ring: u32, max: u32, mode: u32) -> (String, kring::Receiver) {
     let name = unique_name(tag);
-    let rx = Queue::create_receiver(QueueConfig::new(ring, max), &CreateOptions { name: Some(&name), mode }).unwrap();
+    let rx = Queue::create_receiver(QueueConfig::new(ring, max), &CreateOptions { name: Some(&name), mode, ..Default::default() }).unwrap();
     (name, rx)
 }
 
@@ -71,7 +71,7 @@ fn blocking_receive_is_woken_by_another_process() {
 fn a_blocked_receiver_dies_promptly_on_sigkill_and_frees_its_place() {
     require_module();
     let name = unique_name("kill");
-    let tx = Queue::create_sender(QueueConfig::new(4, 8), &CreateOptions { name: Some(&name), mode: 0o600 }).unwrap();
+    let tx = Queue::create_sender(QueueConfig::new(4, 8), &CreateOptions { name: Some(&name), mode: 0o600, ..Default::default() }).unwrap();
     let mut child = Command::new(PEER).args(["recv-block", &name]).stdout(Stdio::piped()).spawn().unwrap();
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
@@ -140,12 +140,12 @@ fn permissions_are_checked_against_another_user() {
     assert_eq!(as_nobody("unlink", &private), "NotPermitted { op: \"unlink\" }");
     // World-writable: others may send but not receive.
     let name = unique_name("perm602");
-    let _tx = Queue::create_sender(QueueConfig::new(4, 8), &CreateOptions { name: Some(&name), mode: 0o602 }).unwrap();
+    let _tx = Queue::create_sender(QueueConfig::new(4, 8), &CreateOptions { name: Some(&name), mode: 0o602, ..Default::default() }).unwrap();
     assert_eq!(as_nobody("open-sender", &name), "ok");
     assert_eq!(as_nobody("open-receiver", &name), "NotPermitted { op: \"open\" }");
     // World-readable: others may receive but not send.
     let name2 = unique_name("perm604");
-    let _tx2 = Queue::create_sender(QueueConfig::new(4, 8), &CreateOptions { name: Some(&name2), mode: 0o604 }).unwrap();
+    let _tx2 = Queue::create_sender(QueueConfig::new(4, 8), &CreateOptions { name: Some(&name2), mode: 0o604, ..Default::default() }).unwrap();
     assert_eq!(as_nobody("open-receiver", &name2), "ok");
     assert_eq!(as_nobody("open-sender", &name2), "NotPermitted { op: \"open\" }");
     // A queue nobody creates is nobody's: root still gets in (CAP_DAC_OVERRIDE).
@@ -163,7 +163,7 @@ fn permissions_are_checked_against_another_user() {
 fn a_caught_signal_interrupts_a_blocked_receive() {
     require_module();
     let name = unique_name("eintr");
-    let _tx = Queue::create_sender(QueueConfig::new(4, 8), &CreateOptions { name: Some(&name), mode: 0o600 }).unwrap();
+    let _tx = Queue::create_sender(QueueConfig::new(4, 8), &CreateOptions { name: Some(&name), mode: 0o600, ..Default::default() }).unwrap();
     let mut child = Command::new(PEER).args(["recv-eintr", &name]).stdout(Stdio::piped()).spawn().unwrap();
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();

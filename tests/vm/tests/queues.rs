@@ -21,7 +21,7 @@ fn create_rejects_bad_configurations_with_invalid_argument() {
         let e = Queue::create(QueueConfig::new(ring, max), &CreateOptions::default()).unwrap_err();
         assert!(matches!(e, Error::InvalidArgument { .. }), "ring {ring} max {max}: {e:?}");
     }
-    let e = Queue::create(QueueConfig::new(8, 8), &CreateOptions { name: None, mode: 0o1777 }).unwrap_err();
+    let e = Queue::create(QueueConfig::new(8, 8), &CreateOptions { name: None, mode: 0o1777, ..Default::default() }).unwrap_err();
     assert!(matches!(e, Error::InvalidArgument { .. }), "mode: {e:?}");
     // The extremes that are allowed.
     anon(1, 1);
@@ -193,7 +193,7 @@ fn receive_timeout_sleeps_about_as_long_as_asked() {
 fn blocking_receive_is_woken_by_a_sender_thread_on_another_fd() {
     require_module();
     let name = unique_name("wake");
-    let rx = Queue::create_receiver(QueueConfig::new(4, 16), &CreateOptions { name: Some(&name), mode: 0o600 }).unwrap();
+    let rx = Queue::create_receiver(QueueConfig::new(4, 16), &CreateOptions { name: Some(&name), mode: 0o600, ..Default::default() }).unwrap();
     let tx = Queue::open_sender(&name).unwrap();
     let t = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(300));
@@ -211,7 +211,7 @@ fn blocking_receive_is_woken_by_a_sender_thread_on_another_fd() {
 fn sender_waits_for_room_and_is_woken_by_mapped_consumption() {
     require_module();
     let name = unique_name("room");
-    let rx = Queue::create_receiver(QueueConfig::new(2, 8), &CreateOptions { name: Some(&name), mode: 0o600 }).unwrap();
+    let rx = Queue::create_receiver(QueueConfig::new(2, 8), &CreateOptions { name: Some(&name), mode: 0o600, ..Default::default() }).unwrap();
     let tx = Queue::open_sender(&name).unwrap();
     tx.send(b"a", MsgPriority::Low).unwrap();
     tx.send(b"b", MsgPriority::Low).unwrap();
@@ -240,7 +240,7 @@ fn tx_timeout_when_full(name: &str) -> Error {
 fn named_queues_open_duplicate_unknown_and_unlink() {
     require_module();
     let name = unique_name("named");
-    let opts = CreateOptions { name: Some(&name), mode: 0o600 };
+    let opts = CreateOptions { name: Some(&name), mode: 0o600, ..Default::default() };
     let q = Queue::create(QueueConfig::new(4, 8), &opts).unwrap();
     assert_eq!(Queue::create(QueueConfig::new(4, 8), &opts).unwrap_err(), Error::AlreadyExists);
     let tx = Queue::open_sender(&name).unwrap();
@@ -268,7 +268,7 @@ fn named_queues_open_duplicate_unknown_and_unlink() {
 fn receiver_is_told_when_no_sender_can_exist() {
     require_module();
     let name = unique_name("disc");
-    let rx = Queue::create_receiver(QueueConfig::new(4, 8), &CreateOptions { name: Some(&name), mode: 0o600 }).unwrap();
+    let rx = Queue::create_receiver(QueueConfig::new(4, 8), &CreateOptions { name: Some(&name), mode: 0o600, ..Default::default() }).unwrap();
     let tx = Queue::open_sender(&name).unwrap();
     tx.send(b"last", MsgPriority::Normal).unwrap();
     Queue::unlink(&name).unwrap();
@@ -288,7 +288,7 @@ fn receiver_is_told_when_no_sender_can_exist() {
 fn sender_is_told_when_no_receiver_can_exist() {
     require_module();
     let name = unique_name("disc2");
-    let rx = Queue::create_receiver(QueueConfig::new(1, 8), &CreateOptions { name: Some(&name), mode: 0o600 }).unwrap();
+    let rx = Queue::create_receiver(QueueConfig::new(1, 8), &CreateOptions { name: Some(&name), mode: 0o600, ..Default::default() }).unwrap();
     let tx = Queue::open_sender(&name).unwrap();
     tx.send(b"fill", MsgPriority::Normal).unwrap();
     Queue::unlink(&name).unwrap();
@@ -304,7 +304,7 @@ fn sender_is_told_when_no_receiver_can_exist() {
 fn handles_without_the_right_are_refused() {
     require_module();
     let name = unique_name("rights");
-    let _rx = Queue::create_receiver(QueueConfig::new(4, 8), &CreateOptions { name: Some(&name), mode: 0o600 }).unwrap();
+    let _rx = Queue::create_receiver(QueueConfig::new(4, 8), &CreateOptions { name: Some(&name), mode: 0o600, ..Default::default() }).unwrap();
     let tx = Queue::open_sender(&name).unwrap();
     let info = tx.info().unwrap();
     assert_eq!(info.rights, KRING_RIGHT_SEND);
@@ -354,7 +354,7 @@ fn thousands_of_create_destroy_cycles() {
             anon(1 << (i % 8), 3 + (i % 300))
         } else {
             let name = format!("cycle-{i}");
-            let q = Queue::create(QueueConfig::new(8, 64), &CreateOptions { name: Some(&name), mode: 0o600 }).unwrap();
+            let q = Queue::create(QueueConfig::new(8, 64), &CreateOptions { name: Some(&name), mode: 0o600, ..Default::default() }).unwrap();
             Queue::unlink(&name).unwrap();
             q
         };
@@ -412,7 +412,7 @@ fn enter_submits_and_waits_for_a_message_in_one_call() {
     assert_eq!(q.recv(&mut buf), Ok(9));
     // Woken by another thread's send while waiting in ENTER.
     let name = unique_name("enter");
-    let q = Queue::create(QueueConfig::new(4, 16), &CreateOptions { name: Some(&name), mode: 0o600 }).unwrap();
+    let q = Queue::create(QueueConfig::new(4, 16), &CreateOptions { name: Some(&name), mode: 0o600, ..Default::default() }).unwrap();
     let tx = Queue::open_sender(&name).unwrap();
     let t = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(200));

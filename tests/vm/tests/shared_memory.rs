@@ -66,7 +66,7 @@ fn read_only_areas_cannot_be_mapped_or_made_writable() {
 fn senders_cannot_map_the_receivers_areas() {
     require_module();
     let name = kring_vmtests::unique_name("maps");
-    let _rx = Queue::create_receiver(QueueConfig::new(8, 64), &CreateOptions { name: Some(&name), mode: 0o600 }).unwrap();
+    let _rx = Queue::create_receiver(QueueConfig::new(8, 64), &CreateOptions { name: Some(&name), mode: 0o600, ..Default::default() }).unwrap();
     let tx = Queue::open_sender(&name).unwrap();
     let info = tx.info().unwrap();
     for (off, len) in [(KRING_OFF_ENTRIES, info.entries_len), (KRING_OFF_PAYLOAD, info.payload_len)] {
@@ -121,11 +121,24 @@ fn garbage_consumer_indices_are_refused_and_lose_nothing() {
 }
 
 /// `KRING_IOC_ENTER` with a raw argument (the library never sends garbage).
-fn raw_enter(fd: impl AsFd, start: u32, count: u32) -> Result<u32, Errno> {
-    let mut arg = KringEnter { start, count, flags: 0, timeout_ms: 0, submitted: 0, reserved: 0 };
+/// Returns `(submitted, error)`.
+fn raw_enter_arg(fd: impl AsFd, mut arg: KringEnter) -> Result<(u32, u32), Errno> {
     // SAFETY: the opcode matches `KringEnter` (an integer-only struct) exactly.
     unsafe { rustix::ioctl::ioctl(fd, rustix::ioctl::Updater::<{ KRING_IOC_ENTER }, KringEnter>::new(&mut arg)) }?;
-    Ok(arg.submitted)
+    Ok((arg.submitted, arg.error))
+}
+
+fn raw_enter(fd: impl AsFd, start: u32, count: u32) -> Result<u32, Errno> {
+    let arg = KringEnter { start, count, flags: 0, timeout_ms: 0, submitted: 0, error: 0 };
+    let (n, error) = raw_enter_arg(fd, arg)?;
+    // A short batch says why it stopped; a complete one says nothing.
+    if n < count {
+        let why = [Errno::INVAL, Errno::MSGSIZE, Errno::NOSPC].map(|e| e.raw_os_error() as u32);
+        assert!(why.contains(&error), "batch stopped at {n} of {count} with error {error}");
+    } else {
+        assert_eq!(error, 0);
+    }
+    Ok(n)
 }
 
 #[test]
@@ -156,7 +169,9 @@ fn garbage_submission_entries_get_errors_and_break_nothing() {
             while q.recv(&mut [0u8; 512]).is_ok() {}
         }
     }
-    // Out-of-range batches.
+    // Out-of-range batches, and a non-zero `error` on input.
+    let in_error = KringEnter { start: 0, count: 1, flags: 0, timeout_ms: 0, submitted: 0, error: 1 };
+    assert_eq!(raw_enter_arg(&q, in_error), Err(Errno::INVAL));
     assert_eq!(raw_enter(&q, 250, 7), Err(Errno::INVAL));
     assert_eq!(raw_enter(&q, u32::MAX, 2), Err(Errno::INVAL));
     unmap(p, len);
@@ -184,7 +199,7 @@ fn poll_reports_readable_and_writable() {
     use rustix::event::PollFlags as F;
     require_module();
     let name = kring_vmtests::unique_name("poll");
-    let rx = Queue::create_receiver(QueueConfig::new(2, 8), &CreateOptions { name: Some(&name), mode: 0o600 }).unwrap();
+    let rx = Queue::create_receiver(QueueConfig::new(2, 8), &CreateOptions { name: Some(&name), mode: 0o600, ..Default::default() }).unwrap();
     let tx = Queue::open_sender(&name).unwrap();
     assert!(!poll_one(&rx, F::IN).contains(F::IN));
     assert!(poll_one(&tx, F::OUT).contains(F::OUT));
@@ -219,7 +234,7 @@ fn epoll_waits_for_messages() {
     use rustix::event::epoll;
     require_module();
     let name = kring_vmtests::unique_name("epoll");
-    let rx = Queue::create_receiver(QueueConfig::new(8, 8), &CreateOptions { name: Some(&name), mode: 0o600 }).unwrap();
+    let rx = Queue::create_receiver(QueueConfig::new(8, 8), &CreateOptions { name: Some(&name), mode: 0o600, ..Default::default() }).unwrap();
     let tx = Queue::open_sender(&name).unwrap();
     let ep = epoll::create(epoll::CreateFlags::CLOEXEC).unwrap();
     epoll::add(&ep, &rx, epoll::EventData::new_u64(7), epoll::EventFlags::IN).unwrap();

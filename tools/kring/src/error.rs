@@ -101,6 +101,25 @@ pub enum Error {
     RegionNotStable,
     /// `StaleHandle`: no live region has this `{id, generation}` (`ESTALE`).
     StaleHandle,
+    /// `SchemaViolation`: the message is not a valid encoding of the queue's schema type; it
+    /// was not queued (`EBADMSG`).
+    SchemaViolation {
+        /// Why (`KRING_SCHEMA_E_*`; see `kring::schema::program::reason`).
+        reason: u32,
+        /// The schema program node whose value was wrong.
+        node: u32,
+        /// Byte offset in the message where the check failed.
+        offset: u32,
+        /// In a batch: the index of the refused message.
+        index: Option<u32>,
+        /// The field's path (e.g. `reading.tags[]`), when the sender knows the schema.
+        path: Option<String>,
+    },
+    /// A value does not fit the schema type, or a WIT source could not be lowered (a user-space
+    /// check; nothing was sent).
+    Schema(crate::schema::SchemaError),
+    /// `send_value` on a handle that was not told the queue's schema type.
+    NoSchema,
     /// Any other operating-system error.
     Os {
         /// The operation that failed.
@@ -148,6 +167,7 @@ impl Error {
             Errno::ISCONN => Error::AlreadyBound,
             Errno::BADF => Error::NoRight { op },
             Errno::UCLEAN => Error::CorruptRing,
+            Errno::BADMSG => Error::SchemaViolation { reason: 0, node: 0, offset: 0, index: None, path: None },
             e => Error::from_ioctl(e, op),
         }
     }
@@ -182,6 +202,8 @@ impl Error {
             Error::InvalidDescriptorRegion => Some(Errno::OPNOTSUPP.raw_os_error()),
             Error::RegionNotStable => Some(Errno::NODATA.raw_os_error()),
             Error::StaleHandle => Some(Errno::STALE.raw_os_error()),
+            Error::SchemaViolation { .. } => Some(Errno::BADMSG.raw_os_error()),
+            Error::Schema(_) | Error::NoSchema => None,
             Error::AbiMismatch { .. } => None,
         }
     }
@@ -225,6 +247,19 @@ impl fmt::Display for Error {
             Error::InvalidDescriptorRegion => write!(f, "descriptors may not point into a Slab region"),
             Error::RegionNotStable => write!(f, "the region's bytes may still change (not sealed, or past the committed length)"),
             Error::StaleHandle => write!(f, "no live region has this id and generation"),
+            Error::SchemaViolation { reason, node, offset, index, path } => {
+                write!(f, "schema violation")?;
+                if let Some(i) = index {
+                    write!(f, " in batch entry {i}")?;
+                }
+                match path {
+                    Some(p) => write!(f, ": field `{p}`")?,
+                    None => write!(f, ": schema node {node}")?,
+                }
+                write!(f, " at byte {offset}: {}", crate::schema::program::reason::describe(*reason))
+            }
+            Error::Schema(e) => write!(f, "schema: {e}"),
+            Error::NoSchema => write!(f, "this handle does not know the queue's schema type (Sender::set_schema)"),
             Error::Os { op, errno } => write!(f, "{op}: {errno}"),
         }
     }

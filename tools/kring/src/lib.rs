@@ -17,7 +17,9 @@
 mod error;
 mod queue;
 mod region;
+pub mod schema;
 mod sys;
+mod typed;
 
 /// The kring ABI shared with the kernel module (`src/uapi.rs`): structs, constants, ioctl numbers.
 #[path = "../../../src/uapi.rs"]
@@ -31,6 +33,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 pub use error::Error;
+pub use typed::RegisteredSchema;
 pub use region::{MessageDescriptor, Region, RegionPolicy, RegionView};
 pub use queue::{
     CreateOptions, KernelQueue, Message, MessageInfo, MsgPriority, PayloadKind, Queue, QueueConfig, Receiver, Sender,

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use crate::error::Error;
 use crate::region::{rerr, MessageDescriptor, Region, RegionView};
+use crate::schema::Schema;
+use crate::typed::RegisteredSchema;
 use crate::sys::{self, Mapping};
 use crate::uapi::*;
 use crate::{ring, Result, DEVICE_PATH};
@@ -133,7 +135,6 @@ pub(crate) enum Op {
     Open,
     Unlink,
     Info,
-    Send,
     Recv,
     Wait,
     Map,
@@ -146,7 +147,6 @@ impl Op {
             Op::Open => "open",
             Op::Unlink => "unlink",
             Op::Info => "info",
-            Op::Send => "send",
             Op::Recv => "recv",
             Op::Wait => "wait",
             Op::Map => "mmap",
@@ -210,7 +210,7 @@ impl Shared {
             let sent = count.map_or(0, |a| a.load(Ordering::Relaxed));
             fence(Ordering::Acquire);
             let s2 = seq.map_or(0, |a| a.load(Ordering::Relaxed));
-            if s1 == s2 && s1 % 2 == 0 {
+            if s1 == s2 && s1.is_multiple_of(2) {
                 return (tails, sent);
             }
             std::hint::spin_loop();
@@ -276,11 +276,15 @@ pub struct CreateOptions<'a> {
     pub name: Option<&'a str>,
     /// Permission bits for opening by name (`0o600` by default).
     pub mode: u32,
+    /// A registered schema: the kernel then refuses every message that is not a valid encoding
+    /// of its type, and the handle's sender knows the type (for `send_value` and error paths).
+    /// Overrides `QueueConfig::schema`.
+    pub schema: Option<&'a RegisteredSchema>,
 }
 
 impl Default for CreateOptions<'_> {
     fn default() -> Self {
-        Self { name: None, mode: 0o600 }
+        Self { name: None, mode: 0o600, schema: None }
     }
 }
 
@@ -300,7 +304,7 @@ fn create_fd(config: QueueConfig, opts: &CreateOptions<'_>, rights: u32) -> Resu
     let arg = KringCreate {
         ring_size: config.ring_size,
         max_msg_size: config.max_msg_size,
-        schema: config.schema,
+        schema: opts.schema.map_or(config.schema, RegisteredSchema::id),
         mode: opts.mode,
         rights,
         flags: 0,
@@ -321,7 +325,9 @@ impl Queue {
     /// Creates a queue and returns a handle that can both send and receive (the queue's
     /// receiver), like the seed's `KernelQueue`.
     pub fn create(config: QueueConfig, opts: &CreateOptions<'_>) -> Result<KernelQueue> {
-        KernelQueue::from_fd(create_fd(config, opts, KRING_RIGHTS_ALL)?)
+        let mut q = KernelQueue::from_fd(create_fd(config, opts, KRING_RIGHTS_ALL)?)?;
+        q.sender.schema = opts.schema.and_then(|r| r.schema().cloned());
+        Ok(q)
     }
 
     /// Creates a queue and returns only its receiving end. Give it a name so that senders can
@@ -333,7 +339,9 @@ impl Queue {
 
     /// Creates a queue and returns a send-only handle; the receiver opens it by name.
     pub fn create_sender(config: QueueConfig, opts: &CreateOptions<'_>) -> Result<Sender> {
-        Sender::from_fd(create_fd(config, opts, KRING_RIGHT_SEND)?)
+        let mut s = Sender::from_fd(create_fd(config, opts, KRING_RIGHT_SEND)?)?;
+        s.schema = opts.schema.and_then(|r| r.schema().cloned());
+        Ok(s)
     }
 
     /// Opens the named queue to send (needs `w` in its mode for the caller).
@@ -372,6 +380,8 @@ pub struct Sender {
     shared: Arc<Shared>,
     /// The submission area, mapped on first batch, and the process that mapped it.
     submit: Mutex<Option<OwnedArea>>,
+    /// The queue's schema type, if the caller gave it (names fields in errors, encodes values).
+    pub(crate) schema: Option<Arc<Schema>>,
 }
 
 /// A submission area and the process that mapped it.
@@ -385,15 +395,46 @@ impl Sender {
         if shared.info.rights & KRING_RIGHT_SEND == 0 {
             return Err(Error::NoRight { op: "send" });
         }
-        Ok(Self { shared: Arc::new(shared), submit: Mutex::new(None) })
+        Ok(Self { shared: Arc::new(shared), submit: Mutex::new(None), schema: None })
     }
 
     queue_state!();
 
+    /// Tells this handle the queue's schema type, so that [`send_value`](Self::send_value)
+    /// can encode values and schema violations name the field. The kernel checks messages
+    /// against the queue's registered schema whether or not this is called.
+    pub fn set_schema(&mut self, schema: Arc<Schema>) {
+        self.schema = Some(schema);
+    }
+
+    /// The schema type this handle knows, if any.
+    pub fn schema(&self) -> Option<&Arc<Schema>> {
+        self.schema.as_ref()
+    }
+
+    /// The error for `e` from operation `op`: a schema violation is completed with the
+    /// kernel's detail (`KRING_IOC_SCHEMA_ERROR`) and, if this handle knows the schema, the
+    /// field's path. `first` is the batch index of the area's first entry (`None`: not a batch).
+    pub(crate) fn fail(&self, op: &'static str, e: rustix::io::Errno, first: Option<usize>) -> Error {
+        if e != rustix::io::Errno::BADMSG {
+            return Error::from_queue_errno(e, op);
+        }
+        let d = sys::schema_error(self.shared.fd.as_fd()).ok();
+        let (reason, node, offset, index) = match d {
+            Some(d) if d.count > 0 => {
+                let index = first.map(|f| (f as u64 + d.index as u64).min(u32::MAX as u64) as u32);
+                (d.reason, d.node, d.offset, index)
+            }
+            _ => (0, 0, 0, None),
+        };
+        let path = self.schema.as_ref().map(|s| s.field_path(node));
+        Error::SchemaViolation { reason, node, offset, index, path }
+    }
+
     fn send_raw(&self, msg: &[u8], priority: MsgPriority, t: u32) -> Result<()> {
         let len = u32::try_from(msg.len()).map_err(|_| Error::MessageTooLarge)?;
         let arg = KringSend { addr: msg.as_ptr() as u64, len, priority: priority as u8, pad: [0; 3], flags: 0, timeout_ms: t };
-        sys::send(self.shared.fd.as_fd(), arg).map_err(|e| err(Op::Send, e))
+        sys::send(self.shared.fd.as_fd(), arg).map_err(|e| self.fail("send", e, None))
     }
 
     /// Sends one message; `QueueFull` if there is no room.
@@ -428,7 +469,10 @@ impl Sender {
             timeout_ms: timeout_ms(timeout),
             reserved: 0,
         };
-        sys::send_desc(self.shared.fd.as_fd(), arg).map_err(|e| rerr("send descriptor", e))
+        sys::send_desc(self.shared.fd.as_fd(), arg).map_err(|e| match e {
+            rustix::io::Errno::BADMSG => self.fail("send descriptor", e, None),
+            e => rerr("send descriptor", e),
+        })
     }
 
     fn submit_area(&self) -> Result<Option<MutexGuard<'_, Option<OwnedArea>>>> {
@@ -487,7 +531,7 @@ impl Sender {
                 flags: if timeout.is_zero() { 0 } else { KRING_ENTER_WAIT },
                 timeout_ms: timeout_ms(left),
                 submitted: 0,
-                reserved: 0,
+                error: 0,
             };
             match sys::enter(self.shared.fd.as_fd(), &mut arg) {
                 Ok(k) => {
@@ -497,7 +541,7 @@ impl Sender {
                     }
                 }
                 Err(_) if sent > 0 => return Ok(sent),
-                Err(e) => return Err(err(Op::Send, e)),
+                Err(e) => return Err(self.fail("send", e, Some(sent))),
             }
         }
         Ok(sent)
@@ -775,7 +819,7 @@ impl KernelQueue {
             return Err(Error::NoRight { op: "send" });
         }
         let receiver = Receiver::from_shared(shared.clone())?;
-        Ok(Self { sender: Sender { shared, submit: Mutex::new(None) }, receiver })
+        Ok(Self { sender: Sender { shared, submit: Mutex::new(None), schema: None }, receiver })
     }
 
     /// Sends `msgs` with one `KRING_IOC_ENTER` and, in the same call, waits up to `timeout`
@@ -800,14 +844,18 @@ impl KernelQueue {
             flags: KRING_ENTER_GETMSG,
             timeout_ms: timeout_ms(timeout),
             submitted: 0,
-            reserved: 0,
+            error: 0,
         };
-        sys::enter(self.receiver.shared.fd.as_fd(), &mut arg).map(|n| n as usize).map_err(|e| err(Op::Send, e))
+        sys::enter(self.receiver.shared.fd.as_fd(), &mut arg).map(|n| n as usize).map_err(|e| self.sender.fail("send", e, Some(0)))
     }
 
     /// The sending half (shares this handle's fd).
     pub fn sender(&self) -> &Sender {
         &self.sender
+    }
+    /// Tells this handle the queue's schema type (see [`Sender::set_schema`]).
+    pub fn set_schema(&mut self, schema: Arc<Schema>) {
+        self.sender.set_schema(schema);
     }
     /// The receiving half (shares this handle's fd).
     pub fn receiver(&self) -> &Receiver {

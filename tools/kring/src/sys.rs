@@ -135,6 +135,27 @@ pub(crate) fn region_open(fd: BorrowedFd<'_>, arg: KringRegionOpen) -> Result<()
     unsafe { ioctl(fd, Setter::<{ KRING_IOC_REGION_OPEN }, KringRegionOpen>::new(arg)) }
 }
 
+/// `KRING_IOC_SCHEMA_REGISTER`: returns `(id, min_size)`. The kernel only reads `prog`.
+pub(crate) fn schema_register(fd: BorrowedFd<'_>, prog: &[u8]) -> Result<(u32, u32)> {
+    let mut arg = KringSchemaRegister {
+        addr: prog.as_ptr() as u64,
+        len: u32::try_from(prog.len()).unwrap_or(u32::MAX),
+        flags: 0,
+        id: 0,
+        min_size: 0,
+    };
+    // SAFETY: see above; the kernel reads at most `arg.len` bytes at `arg.addr`, which is
+    // `prog`, borrowed for the call.
+    unsafe { ioctl(fd, Updater::<{ KRING_IOC_SCHEMA_REGISTER }, KringSchemaRegister>::new(&mut arg)) }?;
+    Ok((arg.id, arg.min_size))
+}
+
+/// `KRING_IOC_SCHEMA_ERROR`.
+pub(crate) fn schema_error(fd: BorrowedFd<'_>) -> Result<KringSchemaError> {
+    // SAFETY: see above.
+    unsafe { ioctl(fd, Getter::<{ KRING_IOC_SCHEMA_ERROR }, KringSchemaError>::new()) }
+}
+
 /// A shared mapping of one area of a queue fd, unmapped on drop.
 ///
 /// # Invariants
@@ -168,7 +189,7 @@ impl Mapping {
 
     fn check<T>(&self, off: usize) -> Option<*mut T> {
         let end = off.checked_add(std::mem::size_of::<T>())?;
-        if end > self.len || off % std::mem::align_of::<T>() != 0 {
+        if end > self.len || !off.is_multiple_of(std::mem::align_of::<T>()) {
             return None;
         }
         // SAFETY: in bounds, by the check above.

@@ -58,6 +58,14 @@ fn checks() -> Vec<(&'static str, &'static str, u64)> {
     consts!(v, KRING_REGION_SEALED, KRING_OFF_REGION, KRING_IOC_REGION_CREATE, KRING_IOC_REGION_INFO);
     consts!(v, KRING_IOC_REGION_WRITE, KRING_IOC_REGION_APPEND, KRING_IOC_REGION_SEAL);
     consts!(v, KRING_FEAT_DESCRIPTORS, KRING_DESCRIPTOR_SIZE, KRING_SQE_DESC, KRING_IOC_SEND_DESC, KRING_IOC_REGION_OPEN);
+    consts!(v, KRING_FEAT_SCHEMAS, KRING_SCHEMA_SIZE_MAX, KRING_SCHEMA_INDEX_SINGLE, KRING_IOC_SCHEMA_REGISTER, KRING_IOC_SCHEMA_ERROR);
+    consts!(v, KRING_SCHEMA_E_SHORT, KRING_SCHEMA_E_BOOL, KRING_SCHEMA_E_CHAR, KRING_SCHEMA_E_UTF8, KRING_SCHEMA_E_DISCRIMINANT);
+    consts!(v, KRING_SCHEMA_E_FLAGS, KRING_SCHEMA_E_PADDING, KRING_SCHEMA_E_BOUNDS, KRING_SCHEMA_E_OFFSET, KRING_SCHEMA_E_TRAILING);
+    consts!(v, KRING_SCHEMA_E_DEPTH);
+    layout!(v, KringSchemaRegister, "kring_schema_register");
+    fields!(v, KringSchemaRegister, "kring_schema_register", addr, len, flags, id, min_size);
+    layout!(v, KringSchemaError, "kring_schema_error");
+    fields!(v, KringSchemaError, "kring_schema_error", count, reason, node, offset, index, schema);
     layout!(v, KringDescriptor, "kring_descriptor");
     fields!(v, KringDescriptor, "kring_descriptor", region_id, generation, offset, length, pad);
     layout!(v, KringSendDesc, "kring_send_desc");
@@ -92,7 +100,7 @@ fn checks() -> Vec<(&'static str, &'static str, u64)> {
     layout!(v, KringRecv, "kring_recv");
     fields!(v, KringRecv, "kring_recv", addr, len, flags, timeout_ms, msg_len, seq, priority, kind, pad);
     layout!(v, KringEnter, "kring_enter");
-    fields!(v, KringEnter, "kring_enter", start, count, flags, timeout_ms, submitted, reserved);
+    fields!(v, KringEnter, "kring_enter", start, count, flags, timeout_ms, submitted, error);
     layout!(v, KringWait, "kring_wait");
     fields!(v, KringWait, "kring_wait", flags, timeout_ms);
     layout!(v, KringSqe, "kring_sqe");

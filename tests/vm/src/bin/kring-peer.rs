@@ -93,7 +93,7 @@ fn main() {
                 "open-receiver" => outcome(Queue::open_receiver(&name)),
                 "unlink" => outcome(Queue::unlink(&name)),
                 "create" => outcome(
-                    Queue::create_sender(QueueConfig::new(4, 8), &CreateOptions { name: Some(&name), mode: 0o600 })
+                    Queue::create_sender(QueueConfig::new(4, 8), &CreateOptions { name: Some(&name), mode: 0o600, ..Default::default() })
                         .map(std::mem::forget),
                 ),
                 op => panic!("unknown op {op}"),
