@@ -164,7 +164,7 @@ fn name_of(field: &[u8; KRING_NAME_MAX]) -> Result<Option<&[u8]>> {
 impl KringFile {
     pub(crate) fn open(_f: &File) -> Result<KBox<Self>> {
         let none = KringSchemaError { count: 0, reason: 0, node: 0, offset: 0, index: 0, schema: 0 };
-        let schemas = KBox::pin_init(new_mutex!(FileSchemas { held: KVec::new(), last: none }), GFP_KERNEL)?;
+        let schemas = KBox::pin_init(new_mutex!(FileSchemas { held: KVec::new(), last: none }), GFP_KERNEL_ACCOUNT)?;
         Ok(KBox::new(Self { binding: SetOnce::new(), schemas }, GFP_KERNEL)?)
     }
 
@@ -193,21 +193,33 @@ impl KringFile {
         }
         let addr = usize::try_from(a.addr).map_err(|_| EFAULT)?;
         let mut prog = KVVec::new();
-        UserSlice::new(UserPtr::from_addr(addr), a.len as usize).reader().read_all(&mut prog, GFP_KERNEL)?;
-        let s = schemas::register(prog)?;
+        UserSlice::new(UserPtr::from_addr(addr), a.len as usize).reader().read_all(&mut prog, GFP_KERNEL_ACCOUNT)?;
+        let s = schemas::register(prog, Creds::current().euid.val)?;
         a.id = s.id();
         a.min_size = s.min_size();
+        // `s` must be dropped (which takes `SCHEMAS`) only after this fd's lock is released.
         let mut g = self.schemas.lock();
         if g.held.iter().any(|h| h.id() == s.id()) {
-            // Already held by this fd: `s` is dropped after the lock (it takes `SCHEMAS`).
+            // Already held by this fd: one reference is enough.
             drop(g);
+            drop(s);
             return Ok(());
         }
         if g.held.len() >= schemas::PER_FILE_SCHEMAS {
             drop(g);
+            drop(s);
             return Err(ENOMEM);
         }
-        g.held.push(s, GFP_KERNEL)?;
+        if let Err(e) = g.held.reserve(1, GFP_KERNEL_ACCOUNT) {
+            drop(g);
+            drop(s);
+            return Err(e.into());
+        }
+        if let Err(e) = g.held.push_within_capacity(s) {
+            drop(g);
+            drop(e);
+            return Err(ENOMEM);
+        }
         Ok(())
     }
 

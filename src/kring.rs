@@ -56,6 +56,10 @@ module! {
             default: 256,
             description: "Most schemas registered at once (each program is at most 28 KiB)",
         },
+        max_user_schemas: u32 {
+            default: 64,
+            description: "Most schemas one user (who registered them first) keeps registered",
+        },
         max_user_region_bytes: u64 {
             default: 512 << 20,
             description: "Most region bytes alive per user (effective uid of the creator)",

@@ -15,13 +15,14 @@
 //!
 //! # Schemas
 //!
-//! A queue created with a schema checks every message before it is queued: `KRING_IOC_SEND`
-//! payloads in the kernel bounce buffer (before any lock), batched payloads after they were
-//! copied into their payload slot (which user space cannot write) and before the entry is
-//! published, and descriptor payloads in their region, whose bytes can no longer change once
-//! the descriptor is accepted (sealed Immutable or committed AppendOnly bytes). A refused
-//! message is `EBADMSG`; the violation is handed back to the caller, which records it for
-//! `KRING_IOC_SCHEMA_ERROR`. Queues without a schema skip all of it.
+//! A queue created with a schema checks every message before it is queued, always on bytes no
+//! one can change any more and never under `Queue::inner`: `KRING_IOC_SEND` and batched inline
+//! payloads in a kernel bounce buffer, descriptor payloads in their region, whose bytes can no
+//! longer change once the descriptor is accepted (sealed Immutable or committed AppendOnly
+//! bytes; at most `max_msg_size` of them). A refused message is `EBADMSG` and never reaches a
+//! payload slot; the violation is handed back to the caller, which records it for
+//! `KRING_IOC_SCHEMA_ERROR`. Queues without a schema skip all of it: their batches copy straight
+//! from the submission area into the slots, holding the lock across entries.
 //!
 //! User memory is never touched while `Queue::inner` is held: payloads go through a kernel
 //! bounce buffer (a sender stuck in a page fault, e.g. on FUSE or userfaultfd memory, cannot
@@ -522,16 +523,11 @@ impl Queue {
         if !ring::valid_priority(prio) {
             return Err(EINVAL);
         }
-        // Refuse a bad descriptor before waiting for room.
-        if (self.geo.max_msg_size as usize) < KRING_DESCRIPTOR_SIZE {
-            return Err(EMSGSIZE);
-        }
-        region.check_descriptor(offset, length)?;
-        // Checked before waiting for room and without the queue lock: the bytes are stable.
-        self.check_region(&region, offset, length, refused)?;
+        // Refuse a bad descriptor (or payload) before waiting for room, without the queue lock.
+        self.check_desc(&region, offset, length, refused)?;
         let mut g = self.inner.lock();
         self.wait_room(&mut g, timeout_ms)?;
-        self.enqueue_desc(&mut g, region, offset, length, prio, None)?;
+        self.enqueue_desc(&mut g, region, offset, length, prio)?;
         drop(g);
         self.wait.notify_all();
         Ok(())
@@ -576,7 +572,13 @@ impl Queue {
         let wait_ms = if args.flags & KRING_ENTER_WAIT != 0 { timeout_ms } else { 0 };
         let data_off = self.geo.sq_data_offset as usize;
         let mut done = 0u32;
-        let mut g = self.inner.lock();
+        // Held across entries that need no preparation (the fast path of a queue without a
+        // schema); dropped while an entry is prepared: descriptor resolution and every schema
+        // check run without the queue lock, so a slow check stalls no other sender.
+        let mut guard: Option<InnerGuard<'_>> = None;
+        // With a schema, inline payloads are copied here, checked, and queued from here: what
+        // is checked is what is queued, and a refused payload never reaches a payload slot.
+        let mut bounce = KVVec::new();
         let mut left = timeout_jiffies(wait_ms);
         let mut result = Ok(());
         for i in args.start..end {
@@ -599,12 +601,34 @@ impl Queue {
                     break;
                 }
             };
+            let at = data_off + from as usize;
+            let desc = sqe.flags & KRING_SQE_DESC != 0;
+            let prepared = if desc {
+                drop(guard.take());
+                match self.prepare_desc_entry(submit, at, refused) {
+                    Ok(d) => Some(d),
+                    Err(e) => {
+                        result = Err(e);
+                        break;
+                    }
+                }
+            } else {
+                if self.schema.is_some() {
+                    drop(guard.take());
+                    if let Err(e) = self.prepare_inline_entry(submit, at, sqe.len as usize, &mut bounce, refused) {
+                        result = Err(e);
+                        break;
+                    }
+                }
+                None
+            };
+            let g = guard.get_or_insert_with(|| self.inner.lock());
             // Wait for room (the total timeout is shared by the whole batch).
             let room = loop {
                 if !g.receiver && !g.named {
                     break Err(EPIPE);
                 }
-                if self.has_room(&mut g) {
+                if self.has_room(g) {
                     break Ok(());
                 }
                 if wait_ms == 0 {
@@ -614,7 +638,7 @@ impl Queue {
                     // Let the receiver see what was accepted so far while we sleep.
                     self.wait.notify_all();
                 }
-                if let Err(e) = self.sleep(&mut g, &mut left) {
+                if let Err(e) = self.sleep(g, &mut left) {
                     break Err(e);
                 }
             };
@@ -622,20 +646,13 @@ impl Queue {
                 result = Err(e);
                 break;
             }
-            let r = if sqe.flags & KRING_SQE_DESC != 0 {
-                self.enqueue_desc_entry(&mut g, submit, data_off + from as usize, sqe.priority, refused)
-            } else {
-                self.enqueue(&mut g, sqe.priority, sqe.len, |mem, off| {
-                    mem.copy_from(off, submit, data_off + from as usize, sqe.len as usize)?;
-                    if self.schema.is_none() {
-                        return Ok(());
-                    }
-                    // The slot is kernel memory now (user space maps it read-only) and only
-                    // kernel writers holding `inner` change it: check the copy, not the source.
-                    // SAFETY: as just said, nothing writes these bytes while we hold `inner`.
-                    let msg = unsafe { mem.slice(off, sqe.len as usize) }?;
-                    self.check(msg, refused)
-                })
+            let r = match prepared {
+                Some((region, offset, length)) => self.enqueue_desc(g, region, offset, length, sqe.priority),
+                None if self.schema.is_some() => self.enqueue(g, sqe.priority, sqe.len, |mem, off| {
+                    // SAFETY: payload slots have no writable user mapping, and we hold `inner`.
+                    unsafe { mem.write_bytes(off, &bounce) }
+                }),
+                None => self.enqueue(g, sqe.priority, sqe.len, |mem, off| mem.copy_from(off, submit, at, sqe.len as usize)),
             };
             if let Err(e) = r {
                 result = Err(e);
@@ -643,27 +660,56 @@ impl Queue {
             }
             done += 1;
         }
-        drop(g);
+        drop(guard);
         if done > 0 {
             self.wait.notify_all();
         }
         (done, result)
     }
 
-    /// A `KRING_SQE_DESC` entry of a batch: reads its `kring_desc_submit` once, resolves and
-    /// validates the region, and queues the descriptor. Called with `inner` held (region
-    /// locks are leaves, see the lock order).
-    fn enqueue_desc_entry(
+    /// A `KRING_SQE_DESC` entry of a batch, prepared without the queue lock: reads its
+    /// `kring_desc_submit` once, resolves the region and validates the descriptor (and, with a
+    /// schema, the bytes it names). Returns what `enqueue_desc` needs.
+    fn prepare_desc_entry(
         &self,
-        inner: &mut Inner,
         submit: &SharedMem,
         at: usize,
-        prio: u8,
         refused: &mut Option<Violation>,
-    ) -> Result {
+    ) -> Result<(Arc<Region>, u64, u32)> {
         let ds: KringDescSubmit = submit.read(at)?;
         let region = crate::chardev::with_kring_fd(ds.region_fd, |f| f.region_for_descriptor())?;
-        self.enqueue_desc(inner, region, ds.offset, ds.length, prio, Some(refused))
+        self.check_desc(&region, ds.offset, ds.length, refused)?;
+        Ok((region, ds.offset, ds.length))
+    }
+
+    /// An inline entry of a batch on a schema queue, prepared without the queue lock: copies
+    /// the payload (which its sender may be changing) into `bounce` and checks the copy.
+    fn prepare_inline_entry(
+        &self,
+        submit: &SharedMem,
+        at: usize,
+        len: usize,
+        bounce: &mut KVVec<u8>,
+        refused: &mut Option<Violation>,
+    ) -> Result {
+        bounce.clear();
+        bounce.resize(len, 0, GFP_KERNEL)?;
+        submit.copy_out(at, bounce)?;
+        self.check(bounce, refused)
+    }
+
+    /// Validates a descriptor to `offset..offset+length` of `region` against the region's
+    /// state and, on a schema queue, the bytes it names against the schema (at most
+    /// `max_msg_size` of them: a typed message is a message). Needs no queue lock.
+    fn check_desc(&self, region: &Region, offset: u64, length: u32, refused: &mut Option<Violation>) -> Result {
+        if (self.geo.max_msg_size as usize) < KRING_DESCRIPTOR_SIZE {
+            return Err(EMSGSIZE);
+        }
+        region.check_descriptor(offset, length)?;
+        if self.schema.is_some() && length > self.geo.max_msg_size {
+            return Err(EMSGSIZE);
+        }
+        self.check_region(region, offset, length, refused)
     }
 
     /// Checks the descriptor payload `offset..offset+length` of `region` against the schema.
@@ -683,24 +729,15 @@ impl Queue {
     /// Validates a descriptor to `offset..offset+length` of `region` against the region's state
     /// now and queues it; the queue keeps `region` alive until it is consumed. The caller made
     /// sure there is room and holds `inner` (region locks are leaves).
-    /// With `refused`, the payload is also checked against the schema (callers that checked
-    /// it already pass `None`).
-    fn enqueue_desc(
-        &self,
-        inner: &mut Inner,
-        region: Arc<Region>,
-        offset: u64,
-        length: u32,
-        prio: u8,
-        refused: Option<&mut Option<Violation>>,
-    ) -> Result {
+    /// Queues a descriptor to `offset..offset+length` of `region`, re-validated against the
+    /// region's state (cheap; the state never reverts, so a check made before taking the lock
+    /// still holds); the queue keeps `region` alive until it is consumed. The caller made sure
+    /// there is room and holds `inner` (region locks are leaves).
+    fn enqueue_desc(&self, inner: &mut Inner, region: Arc<Region>, offset: u64, length: u32, prio: u8) -> Result {
         if (self.geo.max_msg_size as usize) < KRING_DESCRIPTOR_SIZE {
             return Err(EMSGSIZE);
         }
         region.check_descriptor(offset, length)?;
-        if let Some(refused) = refused {
-            self.check_region(&region, offset, length, refused)?;
-        }
         let (id, generation) = region.handle();
         let d = KringDescriptor { region_id: id, generation, offset, length, pad: 0 };
         self.enqueue_kind(inner, prio, KRING_DESCRIPTOR_SIZE as u32, KRING_KIND_DESCRIPTOR, Some(region), |mem, off| {

@@ -6,12 +6,17 @@
 //! [`PER_FILE_SCHEMAS`] per fd) or a queue created with it. When the last reference goes, the
 //! schema is freed and its id is not handed out again until the id space wraps.
 //!
+//! Schemas are public, like queue names: any caller may create a queue with any live id (a
+//! program describes a message layout and is no secret). Each schema counts against the user
+//! who first registered it (`max_user_schemas`) and against the global `max_schemas`, so one
+//! user cannot take the whole table.
+//!
 //! # Lock order
 //!
 //! `SCHEMAS` is a leaf: nothing else is taken while it is held. It is taken when a queue is
 //! dropped, which can happen under `registry::REGISTRY` (an unlink dropping the last
 //! reference), so `REGISTRY` comes before it. The per-fd `FileSchemas` mutex (in `file.rs`)
-//! is also a leaf, never held together with `SCHEMAS`.
+//! is a leaf too: no `SchemaRef` is dropped while it is held.
 
 use kernel::{
     prelude::*,
@@ -53,6 +58,8 @@ struct Entry {
     schema: Arc<Schema>,
     /// Live `SchemaRef`s to `schema`.
     users: usize,
+    /// The user the schema counts against (who registered it first).
+    owner: u32,
 }
 
 struct Schemas {
@@ -114,8 +121,8 @@ impl Drop for SchemaRef {
 
 /// Loads `prog` (copied from user space by the caller) and returns a reference to its
 /// schema, the one already registered if the same bytes are. `EINVAL` for a malformed program,
-/// `ENOMEM` when `max_schemas` schemas exist.
-pub(crate) fn register(prog: KVVec<u8>) -> Result<SchemaRef> {
+/// `ENOMEM` when `max_schemas` schemas exist or `uid` owns `max_user_schemas` of them.
+pub(crate) fn register(prog: KVVec<u8>, uid: u32) -> Result<SchemaRef> {
     // Load outside the lock: bounded (MAX_PROGRAM_SIZE), but still the longest part.
     let (n, r) = schema::counts(&prog).map_err(|_| EINVAL)?;
     let mut nodes = KVVec::with_capacity(n, GFP_KERNEL_ACCOUNT)?;
@@ -125,11 +132,17 @@ pub(crate) fn register(prog: KVVec<u8>) -> Result<SchemaRef> {
     schema::load(&prog, &mut nodes, &mut refs).map_err(|_| EINVAL)?;
 
     let mut t = SCHEMAS.lock();
-    if let Some(e) = t.entries.iter_mut().find(|e| e.schema.prog[..] == prog[..]) {
+    // Lengths first: most programs differ there, and the scan holds the table's lock.
+    let same = |e: &&mut Entry| e.schema.prog.len() == prog.len() && e.schema.prog[..] == prog[..];
+    if let Some(e) = t.entries.iter_mut().find(same) {
         e.users += 1;
         return Ok(SchemaRef(e.schema.clone()));
     }
     if t.entries.len() >= crate::module_parameters::max_schemas.value() as usize {
+        return Err(ENOMEM);
+    }
+    let owned = t.entries.iter().filter(|e| e.owner == uid).count();
+    if owned >= crate::module_parameters::max_user_schemas.value() as usize {
         return Err(ENOMEM);
     }
     // The next free id after the last one (0 means "no schema"). At most `max_schemas` ids are
@@ -142,7 +155,7 @@ pub(crate) fn register(prog: KVVec<u8>) -> Result<SchemaRef> {
         }
     }
     let schema = Arc::new(Schema { id, prog, nodes, refs }, GFP_KERNEL_ACCOUNT)?;
-    t.entries.push(Entry { schema: schema.clone(), users: 1 }, GFP_KERNEL)?;
+    t.entries.push(Entry { schema: schema.clone(), users: 1, owner: uid }, GFP_KERNEL_ACCOUNT)?;
     t.last_id = id;
     Ok(SchemaRef(schema))
 }

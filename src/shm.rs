@@ -157,6 +157,17 @@ impl SharedMem {
         Ok(unsafe { core::slice::from_raw_parts(p.cast_const(), len) })
     }
 
+    /// Copies `dst.len()` bytes at `off` (which user space may be writing) into `dst`, kernel
+    /// memory. A racing user write only changes which bytes are copied; the caller validates
+    /// the copy and never the shared bytes.
+    pub(crate) fn copy_out(&self, off: usize, dst: &mut [u8]) -> Result {
+        let s = self.bytes_at(off, dst.len())?;
+        // SAFETY: the source range is inside the allocation and `dst` is a distinct kernel
+        // buffer; no reference to the shared bytes is created.
+        unsafe { core::ptr::copy_nonoverlapping(s.cast_const(), dst.as_mut_ptr(), dst.len()) };
+        Ok(())
+    }
+
     /// Copies `len` bytes from `src` at `src_off` (which user space may be writing) into this
     /// area at `off` (which user space cannot write).
     pub(crate) fn copy_from(&self, off: usize, src: &SharedMem, src_off: usize, len: usize) -> Result {

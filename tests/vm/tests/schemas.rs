@@ -260,6 +260,12 @@ fn descriptor_payloads_are_checked_in_the_region() {
     assert!(matches!(tx.send_descriptor(&log, 0, bad.len() as u32, MsgPriority::Low), Err(Error::SchemaViolation { .. })));
     tx.send_descriptor(&log, bad.len() as u64, good.len() as u32, MsgPriority::Low).unwrap();
     assert_eq!(q.len(), 2);
+    // A typed message is a message: a descriptor may name at most max_msg_size (4096) bytes,
+    // which also bounds the work of one check.
+    let big = Region::create(RegionPolicy::Immutable { size: 8192 }).unwrap();
+    big.seal().unwrap();
+    assert_eq!(tx.send_descriptor(&big, 0, 4097, MsgPriority::Low), Err(Error::MessageTooLarge));
+    assert_eq!(q.len(), 2);
     let mut buf = [0u8; 64];
     for _ in 0..2 {
         match q.receiver().recv_message(&mut buf).unwrap() {
@@ -278,4 +284,32 @@ fn queues_without_a_schema_take_any_bytes() {
     q.send(&[2, 0xff, 0xfe], MsgPriority::Normal).unwrap();
     assert_eq!(q.config().schema, 0);
     assert!(matches!(q.sender().send_value(&Value::Bool(true), MsgPriority::Normal), Err(Error::NoSchema)));
+}
+
+#[test]
+fn one_user_cannot_take_the_whole_schema_table() {
+    require_module();
+    // Distinct programs: records of 1, 2, 3, ... u8 fields.
+    let program = |n: usize| {
+        let fields: String = (0..n).map(|i| format!("f{i}: u8, ")).collect();
+        Schema::from_wit(&format!("package q:t; interface t {{ record r {{ {fields} }} }}"), "r").unwrap()
+    };
+    let mut held = Vec::new();
+    let refused = loop {
+        match RegisteredSchema::register(Arc::new(program(held.len() + 1))) {
+            Ok(r) => held.push(r),
+            Err(e) => break e,
+        }
+        assert!(held.len() <= 64, "max_user_schemas (64) not enforced");
+    };
+    assert_eq!(refused, Error::OutOfMemory);
+    assert!(held.len() > 56, "only {} schemas before the limit", held.len());
+    // Re-registering a program this user already has is not a new schema: always fine.
+    let again = RegisteredSchema::register(Arc::new(program(1))).unwrap();
+    assert_eq!(again.id(), held[0].id());
+    drop(again);
+    // Freeing one makes room for one.
+    held.pop();
+    let n = held.len() + 1;
+    held.push(RegisteredSchema::register(Arc::new(program(n))).unwrap());
 }

@@ -230,9 +230,14 @@ fn schema_demo() -> Result<(), kring::Error> {
     for _ in 0..sent.len() {
         let n = q.recv(&mut buf)?;
         let v = schema.decode(&buf[..n]).map_err(kring::Error::Schema)?;
-        let show = |f: &str| field(&v, f).map_or_else(String::new, |x| format!("{x:?}"));
-        println!("    received {n:>3} bytes: sensor {} seq {} values {}", show("sensor"), show("seq"), show("values"));
+        let show = |f: &str| field(&v, f).map_or_else(String::new, |x| x.to_string());
+        println!("    received {n:>3} bytes: sensor {} seq {} values {} flags {}", show("sensor"), show("seq"), show("values"), show("flags"));
     }
+    let n = {
+        q.send(&good, MsgPriority::Normal)?;
+        q.recv(&mut buf)?
+    };
+    println!("    In full, as the receiver decodes it:\n    {}", schema.decode(&buf[..n]).map_err(kring::Error::Schema)?);
     validation_cost()?;
     Ok(())
 }

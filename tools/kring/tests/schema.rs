@@ -1165,3 +1165,49 @@ fn wit_directory() {
     assert_eq!(s.min_size(), 4);
     assert_eq!(s.field_path(0), "outer.x.y[]");
 }
+
+/// The worked example of `Documentation/schemas.md`, byte for byte, with the refusals the
+/// document lists.
+#[test]
+fn documented_example() {
+    let s = Schema::from_wit("package doc:example; interface e { record point { x: s16, label: string, tags: list<u32> } }", "point")
+        .unwrap();
+    let v = Value::record([("x", Value::S16(-2)), ("label", Value::string("hi")), ("tags", Value::list([Value::U32(7), Value::U32(8)]))]);
+    #[rustfmt::skip]
+    let want = [
+        0xfe, 0xff, 0, 0,
+        0x14, 0, 0, 0, 2, 0, 0, 0,
+        0x18, 0, 0, 0, 2, 0, 0, 0,
+        0x68, 0x69, 0, 0,
+        7, 0, 0, 0, 8, 0, 0, 0,
+    ];
+    assert_eq!(s.encode(&v).unwrap(), want);
+    accept(&s, &want, Some(&v));
+    let with = |at: usize, b: u8| {
+        let mut m = want.to_vec();
+        m[at] = b;
+        m
+    };
+    refuse(&s, &cat(&[&want, &[0]]), reason::TRAILING, "point", Some(32));
+    for at in [2, 3, 22, 23] {
+        assert_eq!(s.validate(&with(at, 1)).unwrap_err().reason, reason::PADDING, "byte {at}");
+    }
+    for off in [22, 28] {
+        assert_eq!(s.validate(&with(12, off)).unwrap_err().reason, reason::OFFSET, "tags at {off}");
+    }
+    refuse(&s, &with(21, 0xff), reason::UTF8, "point.label", Some(21));
+}
+
+#[test]
+fn values_print_in_wit_syntax() {
+    let v = Value::record([
+        ("s", Value::string("a\"b")),
+        ("l", Value::list([Value::F32(1.5), Value::U8(2)])),
+        ("o", Value::some(Value::Tuple(vec![Value::S8(-1), Value::Char('x')]))),
+        ("r", Value::Result(Ok(None))),
+        ("v", Value::variant("i2c", Value::U8(72))),
+        ("f", Value::Flags(vec!["a".into(), "b".into()])),
+        ("n", Value::Option(None)),
+    ]);
+    assert_eq!(v.to_string(), r#"{s: "a\"b", l: [1.5, 2], o: some((-1, 'x')), r: ok, v: i2c(72), f: {a, b}, n: none}"#);
+}

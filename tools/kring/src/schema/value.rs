@@ -570,3 +570,60 @@ impl Decoder<'_> {
         })
     }
 }
+
+/// WIT value syntax: `{sensor: "attic", seq: 1, values: [21.5, 21.25], unit: '°', kind: temperature,
+/// location: some((48.1, 11.6)), status: ok, flags: {calibrated}}`.
+impl std::fmt::Display for Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        fn seq(f: &mut std::fmt::Formatter<'_>, open: &str, items: &[Value], close: &str) -> std::fmt::Result {
+            f.write_str(open)?;
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    f.write_str(", ")?;
+                }
+                write!(f, "{v}")?;
+            }
+            f.write_str(close)
+        }
+        fn payload(f: &mut std::fmt::Formatter<'_>, name: &str, p: &Option<Box<Value>>) -> std::fmt::Result {
+            match p {
+                Some(v) => write!(f, "{name}({v})"),
+                None => f.write_str(name),
+            }
+        }
+        match self {
+            Value::Bool(v) => write!(f, "{v}"),
+            Value::S8(v) => write!(f, "{v}"),
+            Value::S16(v) => write!(f, "{v}"),
+            Value::S32(v) => write!(f, "{v}"),
+            Value::S64(v) => write!(f, "{v}"),
+            Value::U8(v) => write!(f, "{v}"),
+            Value::U16(v) => write!(f, "{v}"),
+            Value::U32(v) => write!(f, "{v}"),
+            Value::U64(v) => write!(f, "{v}"),
+            Value::F32(v) => write!(f, "{v}"),
+            Value::F64(v) => write!(f, "{v}"),
+            Value::Char(c) => write!(f, "{c:?}"),
+            Value::String(s) => write!(f, "{s:?}"),
+            Value::List(v) | Value::FixedList(v) => seq(f, "[", v, "]"),
+            Value::Tuple(v) => seq(f, "(", v, ")"),
+            Value::Record(fields) => {
+                f.write_str("{")?;
+                for (i, (n, v)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{n}: {v}")?;
+                }
+                f.write_str("}")
+            }
+            Value::Variant(case, p) => payload(f, case, p),
+            Value::Enum(case) => f.write_str(case),
+            Value::Option(None) => f.write_str("none"),
+            Value::Option(p @ Some(_)) => payload(f, "some", p),
+            Value::Result(Ok(p)) => payload(f, "ok", p),
+            Value::Result(Err(p)) => payload(f, "err", p),
+            Value::Flags(names) => write!(f, "{{{}}}", names.join(", ")),
+        }
+    }
+}
