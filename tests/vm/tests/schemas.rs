@@ -291,7 +291,7 @@ fn one_user_cannot_take_the_whole_schema_table() {
     require_module();
     // Distinct programs: records of 1, 2, 3, ... u8 fields.
     let program = |n: usize| {
-        let fields: String = (0..n).map(|i| format!("f{i}: u8, ")).collect();
+        let fields: String = (0..n).map(|i| format!("field{i}: u8, ")).collect();
         Schema::from_wit(&format!("package q:t; interface t {{ record r {{ {fields} }} }}"), "r").unwrap()
     };
     let mut held = Vec::new();
