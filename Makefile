@@ -3,6 +3,9 @@
 # kring top-level Makefile.
 #   make run      set up (idempotent), boot the test kernel in a VM, load kring, show it working
 #   make test     set up (idempotent), run host tests and the VM suites; ends "N passed, N failed"
+#   make bench    set up, boot the bench kernel (no debug options), run kring-bench against
+#                 pipe/UNIX socket/mqueue/shm-ring baselines; results under results/latest/
+#                 (BENCH_ARGS="--quick" for a short run)
 #   make setup    install missing tools, fetch the kernel source, build the cached test kernel
 #   make          build the module against KDIR (default: the cached test kernel)
 #   make KDIR=/path/to/linux   build against any full, Rust-enabled kernel build tree
@@ -19,7 +22,7 @@ export KDIR
 endif
 BUILD_KDIR = $(or $(KDIR),$(shell tools/kernel.sh path))
 
-.PHONY: all modules run test setup clean check-kdir
+.PHONY: all modules run test bench setup clean check-kdir
 
 all: modules
 
@@ -45,6 +48,9 @@ run:
 
 test:
 	tools/test.sh
+
+bench:
+	tools/bench.sh $(BENCH_ARGS)
 
 clean:
 	@if [ -f "$(BUILD_KDIR)/Makefile" ]; then $(MAKE) -C "$(BUILD_KDIR)" M="$(CURDIR)" LLVM=$(LLVM) clean; fi

@@ -22,7 +22,23 @@ kring_apt() {
 		-o APT::Get::List-Cleanup=0 "$@"
 }
 
-# The cache key of the test kernel: everything that changes the built tree.
+# Two kernel flavours are built from the same source and cached side by side:
+#   test   tools/kernel.config: KASAN, lockdep, UBSAN, kmemleak... (make run, make test)
+#   bench  tools/kernel-bench.config: none of the debug options, for timings (make bench)
+# KRING_KERNEL selects one; the default is test.
+KRING_KERNEL="${KRING_KERNEL:-test}"
+case "$KRING_KERNEL" in
+test | bench) ;;
+*) die "KRING_KERNEL must be 'test' or 'bench', not '$KRING_KERNEL'" ;;
+esac
+kernel_config() {
+	case "$KRING_KERNEL" in
+	test) echo "$KRING_ROOT/tools/kernel.config" ;;
+	bench) echo "$KRING_ROOT/tools/kernel-bench.config" ;;
+	esac
+}
+
+# The cache key of a kernel: everything that changes the built tree.
 kernel_cache_key() {
 	{
 		echo "$KERNEL_PKG $KERNEL_PKG_VERSION"
@@ -30,8 +46,13 @@ kernel_cache_key() {
 		rustc --version 2>/dev/null
 		echo "bindgen $BINDGEN_VERSION"
 		echo "virtme-ng $VIRTME_NG_VERSION"
-		cat "$KRING_ROOT/tools/kernel.config"
+		cat "$(kernel_config)"
 	} | sha256sum | cut -c1-12
 }
 
-kernel_dir() { echo "$KRING_CACHE/linux-$KERNEL_VERSION-$(kernel_cache_key)"; }
+kernel_dir() {
+	case "$KRING_KERNEL" in
+	test) echo "$KRING_CACHE/linux-$KERNEL_VERSION-$(kernel_cache_key)" ;;
+	*) echo "$KRING_CACHE/linux-$KERNEL_VERSION-$KRING_KERNEL-$(kernel_cache_key)" ;;
+	esac
+}

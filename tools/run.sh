@@ -4,6 +4,7 @@
 # `make run`: kring's main job. Idempotent setup, build the module and the `kring` tool, boot
 # the test kernel in a VM, load kring and show it working (tools/demo-guest.sh), unload it.
 set -euo pipefail
+export KRING_KERNEL=test # the debug kernel: its reports are what the runs are judged on
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 . "$KRING_ROOT/tools/vm.sh"
 cd "$KRING_ROOT"

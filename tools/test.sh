@@ -7,6 +7,7 @@
 #            and dmesg (any kernel report fails the run)
 # Ends with one line "N passed, M failed" over all of them; exits non-zero on any failure.
 set -euo pipefail
+export KRING_KERNEL=test # the debug kernel: its reports are what the runs are judged on
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 . "$KRING_ROOT/tools/vm.sh"
 cd "$KRING_ROOT"

@@ -1,18 +1,23 @@
 # SPDX-License-Identifier: GPL-2.0
 # Boots the test kernel with virtme-ng. Source it (after lib.sh); do not execute it.
-#   vm_accel            prints the accelerator decision and sets VM_ACCEL_ARGS
+#   vm_accel            prints the accelerator decision, sets VM_ACCEL_ARGS and VM_ACCEL (kvm|tcg)
 #   vm_exec CMD...      runs CMD inside the VM as root, cwd = repo; returns CMD's exit status
+#   vm_pin_vcpus LOG    (run in the background) pins the VM's vCPU threads one per host CPU
 
 VM_CPUS="${KRING_VM_CPUS:-2}"
 VM_MEMORY="${KRING_VM_MEMORY:-2G}"
 VM_TIMEOUT="${KRING_VM_TIMEOUT:-1800}"
+VM_ACCEL_ARGS=()
+VM_ACCEL=""
 
 vm_accel() {
 	VM_ACCEL_ARGS=()
+	VM_ACCEL=kvm
 	if grep -qwE 'vmx|svm' /proc/cpuinfo && [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
 		step "vm accelerator" "KVM (the CPU exposes vmx/svm and /dev/kvm is usable)"
 	else
 		VM_ACCEL_ARGS=(--disable-kvm)
+		VM_ACCEL=tcg
 		step "vm accelerator" "TCG software emulation (no vmx/svm in /proc/cpuinfo: KVM would hang)"
 	fi
 }
@@ -20,9 +25,38 @@ vm_accel() {
 vm_exec() {
 	local kdir="${KDIR:-$(kernel_dir)}"
 	[ -f "$kdir/arch/x86/boot/bzImage" ] || die "no kernel image in $kdir (run make setup)"
-	[ ${#VM_ACCEL_ARGS[@]} -gt 0 ] || [ -n "${VM_ACCEL_DECIDED:-}" ] || vm_accel
-	VM_ACCEL_DECIDED=1
+	[ -n "$VM_ACCEL" ] || vm_accel
 	(cd "$KRING_ROOT" && timeout --foreground "$VM_TIMEOUT" \
 		vng --run "$kdir" "${VM_ACCEL_ARGS[@]}" --cpus "$VM_CPUS" --memory "$VM_MEMORY" \
 		--exec "$*")
+}
+
+# Pins each vCPU thread of the QEMU that vng starts ("CPU <n>/KVM" or "CPU <n>/TCG") to host CPU
+# <n mod ncpus>, so the scheduler does not migrate or stack them during a benchmark. Polls for
+# the VM for up to two minutes; writes what it did to LOG ("pinned N" or the reason it did not).
+vm_pin_vcpus() {
+	local log="$1" ncpu pid t comm n pinned=0 i
+	ncpu=$(nproc)
+	for i in $(seq 1 240); do
+		pid=$(pgrep -n -f 'qemu-system-x86_64.*virtme' || true)
+		if [ -n "$pid" ]; then
+			for t in /proc/"$pid"/task/*; do
+				comm=$(cat "$t/comm" 2>/dev/null || true)
+				case "$comm" in
+				"CPU "*/*)
+					n=${comm#CPU }
+					n=${n%%/*}
+					taskset -pc $((n % ncpu)) "${t##*/}" >/dev/null 2>&1 && pinned=$((pinned + 1))
+					;;
+				esac
+			done
+			if [ "$pinned" -ge "$VM_CPUS" ]; then
+				echo "pinned $pinned vCPU threads of qemu $pid to host CPUs 0..$((ncpu - 1))" >"$log"
+				return 0
+			fi
+			pinned=0
+		fi
+		sleep 0.5
+	done
+	echo "not pinned: no qemu vCPU threads found within 120 s" >"$log"
 }

@@ -45,5 +45,26 @@ for report in \
 [ 60.5] $report"
 done
 
+# Kernel flavours: the test kernel's cache key is the one its fragment always gave (adding the
+# bench flavour must not rebuild it), the bench kernel gets its own tree, a typo is refused.
+check() { # check NAME COMMAND...
+	local out
+	if out="$("${@:2}" 2>&1)"; then
+		passed=$((passed + 1))
+		echo "PASS kernel flavour: $1"
+	else
+		failed=$((failed + 1))
+		echo "FAIL kernel flavour: $1: $out"
+	fi
+}
+root="$(cd "$here/../.." && pwd)"
+tpath="$(KRING_KERNEL= "$root/tools/kernel.sh" path)"
+bpath="$(KRING_KERNEL=bench "$root/tools/kernel.sh" path)"
+check "default is the test kernel" test "$tpath" = "$(KRING_KERNEL=test "$root/tools/kernel.sh" path)"
+check "test and bench trees differ" test "$tpath" != "$bpath"
+check "bench tree is named bench" grep -q -- "-bench-[0-9a-f]\{12\}\$" <<<"$bpath"
+check "unknown flavour refused" bash -c "! KRING_KERNEL=debug '$root/tools/kernel.sh' path"
+check "bench fragment has no debug option" bash -c "! grep -E '^CONFIG_(KASAN|UBSAN|PROVE_LOCKING|DEBUG_KMEMLEAK|RUST_DEBUG_ASSERTIONS|RUST_OVERFLOW_CHECKS|DEBUG_ATOMIC_SLEEP)=y' '$root/tools/kernel-bench.config'"
+
 echo "selftest: $passed passed, $failed failed"
 [ "$failed" = 0 ]
