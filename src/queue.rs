@@ -345,7 +345,13 @@ impl Queue {
     /// Whether a full queue has room after the receiver's latest progress. If not, asks the
     /// receiver to call `KRING_IOC_NOTIFY` when it consumes (flag, full barrier, re-read: pairs
     /// with the receiver's head store, full barrier, flag load, so no wakeup is lost).
+    ///
+    /// Heads only move forward, so room counted from the last accepted heads is room for sure:
+    /// the consumer page is read only when those say the queue is full.
     fn has_room(&self, inner: &mut Inner) -> bool {
+        if Self::queued(inner) < self.geo.ring_size {
+            return true;
+        }
         self.sync_heads(inner);
         if Self::queued(inner) < self.geo.ring_size {
             return true;
@@ -404,7 +410,9 @@ impl Queue {
         self.enqueue_kind(inner, prio, len, KRING_KIND_INLINE, None, fill)
     }
 
-    /// Accepts one message of `kind` (a descriptor holds `region` alive while queued).
+    /// Accepts one message of `kind` (a descriptor holds `region` alive while queued). The new
+    /// tail is not yet visible through the header: the caller [publishes](Self::publish) once it
+    /// is done (once per batch), before it drops the lock or sleeps.
     fn enqueue_kind(
         &self,
         inner: &mut Inner,
@@ -456,7 +464,6 @@ impl Queue {
         inner.seq = seq;
         inner.tails[p] = idx.wrapping_add(1);
         inner.send_count += 1;
-        self.publish(inner);
         Ok(())
     }
 
@@ -504,6 +511,7 @@ impl Queue {
             // SAFETY: payload slots have no writable user mapping, and we hold `inner`.
             unsafe { mem.write_bytes(off, data) }
         })?;
+        self.publish(&g);
         drop(g);
         self.wait.notify_all();
         Ok(())
@@ -528,6 +536,7 @@ impl Queue {
         let mut g = self.inner.lock();
         self.wait_room(&mut g, timeout_ms)?;
         self.enqueue_desc(&mut g, region, offset, length, prio)?;
+        self.publish(&g);
         drop(g);
         self.wait.notify_all();
         Ok(())
@@ -576,6 +585,10 @@ impl Queue {
         // schema); dropped while an entry is prepared: descriptor resolution and every schema
         // check run without the queue lock, so a slow check stalls no other sender.
         let mut guard: Option<InnerGuard<'_>> = None;
+        // Entries accepted but not yet published to the header: the tails are published once
+        // per batch (one sequence-count round and full barrier), and before the lock is dropped
+        // or the sender sleeps, so a receiver never waits on messages it cannot see.
+        let mut unpublished = false;
         // With a schema, inline payloads are copied here, checked, and queued from here: what
         // is checked is what is queued, and a refused payload never reaches a payload slot.
         let mut bounce = KVVec::new();
@@ -604,7 +617,11 @@ impl Queue {
             let at = data_off + from as usize;
             let desc = sqe.flags & KRING_SQE_DESC != 0;
             let prepared = if desc {
-                drop(guard.take());
+                if let Some(g) = guard.take() {
+                    if core::mem::take(&mut unpublished) {
+                        self.publish(&g);
+                    }
+                }
                 match self.prepare_desc_entry(submit, at, refused) {
                     Ok(d) => Some(d),
                     Err(e) => {
@@ -614,7 +631,11 @@ impl Queue {
                 }
             } else {
                 if self.schema.is_some() {
-                    drop(guard.take());
+                    if let Some(g) = guard.take() {
+                        if core::mem::take(&mut unpublished) {
+                            self.publish(&g);
+                        }
+                    }
                     if let Err(e) = self.prepare_inline_entry(submit, at, sqe.len as usize, &mut bounce, refused) {
                         result = Err(e);
                         break;
@@ -636,6 +657,9 @@ impl Queue {
                 }
                 if done > 0 {
                     // Let the receiver see what was accepted so far while we sleep.
+                    if core::mem::take(&mut unpublished) {
+                        self.publish(g);
+                    }
                     self.wait.notify_all();
                 }
                 if let Err(e) = self.sleep(g, &mut left) {
@@ -658,9 +682,15 @@ impl Queue {
                 result = Err(e);
                 break;
             }
+            unpublished = true;
             done += 1;
         }
-        drop(guard);
+        if let Some(g) = guard {
+            if unpublished {
+                self.publish(&g);
+            }
+            drop(g);
+        }
         if done > 0 {
             self.wait.notify_all();
         }
