@@ -40,6 +40,7 @@ out="results/bench-$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$out"
 step "vm" "booting the bench kernel and running kring-bench run $*"
 vm_accel
+VM_EXTRA_ARGS=("${VM_PIN_ARGS[@]}")
 vm_pin_vcpus "$out/pinning.txt" &
 pinner=$!
 set +e

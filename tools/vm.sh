@@ -9,6 +9,8 @@ VM_MEMORY="${KRING_VM_MEMORY:-2G}"
 VM_TIMEOUT="${KRING_VM_TIMEOUT:-1800}"
 VM_ACCEL_ARGS=()
 VM_ACCEL=""
+# More vng arguments, e.g. --qemu-opts (make bench names QEMU's threads to pin its vCPUs).
+VM_EXTRA_ARGS=()
 
 vm_accel() {
 	VM_ACCEL_ARGS=()
@@ -27,13 +29,14 @@ vm_exec() {
 	[ -f "$kdir/arch/x86/boot/bzImage" ] || die "no kernel image in $kdir (run make setup)"
 	[ -n "$VM_ACCEL" ] || vm_accel
 	(cd "$KRING_ROOT" && timeout --foreground "$VM_TIMEOUT" \
-		vng --run "$kdir" "${VM_ACCEL_ARGS[@]}" --cpus "$VM_CPUS" --memory "$VM_MEMORY" \
+		vng --run "$kdir" "${VM_ACCEL_ARGS[@]}" "${VM_EXTRA_ARGS[@]}" --cpus "$VM_CPUS" --memory "$VM_MEMORY" \
 		--exec "$*")
 }
 
-# Pins each vCPU thread of the QEMU that vng starts ("CPU <n>/KVM" or "CPU <n>/TCG") to host CPU
-# <n mod ncpus>, so the scheduler does not migrate or stack them during a benchmark. Polls for
+# Pins each vCPU thread of the QEMU that vng starts ("CPU <n>/KVM" or "CPU <n>/TCG"; QEMU names
+# its threads only with `-name ...,debug-threads=on`, see VM_PIN_ARGS) to host CPU <n mod ncpus>, so the scheduler does not migrate or stack them during a benchmark. Polls for
 # the VM for up to two minutes; writes what it did to LOG ("pinned N" or the reason it did not).
+VM_PIN_ARGS=(--qemu-opts="-name virtme-ng,debug-threads=on")
 vm_pin_vcpus() {
 	local log="$1" ncpu pid t comm n pinned=0 i
 	ncpu=$(nproc)
