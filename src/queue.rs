@@ -114,6 +114,9 @@ struct Inner {
     named: bool,
     /// Whether `KRING_HDR_WAKE_SENDERS` is set in the header.
     wake_senders: bool,
+    /// With `wake_senders`: the free places the neediest sleeping sender waits for, as
+    /// published in `KringHeader::wake_room`.
+    wake_room: u32,
     /// The last consumer index read from the consumer page was refused.
     corrupt: bool,
 }
@@ -233,7 +236,7 @@ impl Queue {
                 max_msg_size: geo.max_msg_size,
                 flags: 0,
                 seq: 0,
-                reserved0: 0,
+                wake_room: 0,
                 tail: [0; KRING_NR_PRIO],
                 send_count: 0,
                 reserved: [0; 3],
@@ -267,6 +270,7 @@ impl Queue {
                     receiver: false,
                     named: false,
                     wake_senders: false,
+                    wake_room: 0,
                     corrupt: false,
                 }),
                 wait,
@@ -332,23 +336,53 @@ impl Queue {
         seq.store(s.wrapping_add(2), Release);
     }
 
-    fn set_wake_senders(&self, inner: &mut Inner, on: bool) {
-        if inner.wake_senders == on {
+    /// Clears `KRING_HDR_WAKE_SENDERS` (and `wake_room`): the receiver notified.
+    fn clear_wake_senders(&self, inner: &mut Inner) {
+        if !inner.wake_senders {
             return;
         }
-        inner.wake_senders = on;
+        inner.wake_senders = false;
+        inner.wake_room = 0;
         if let Ok(f) = self.header.atomic_u32(offset_of!(KringHeader, flags)) {
-            f.store(if on { KRING_HDR_WAKE_SENDERS } else { 0 }, Release);
+            f.store(0, Release);
+        }
+        if let Ok(w) = self.header.atomic_u32(offset_of!(KringHeader, wake_room)) {
+            w.store(0, Relaxed);
         }
     }
 
-    /// Whether a full queue has room after the receiver's latest progress. If not, asks the
-    /// receiver to call `KRING_IOC_NOTIFY` when it consumes (flag, full barrier, re-read: pairs
-    /// with the receiver's head store, full barrier, flag load, so no wakeup is lost).
+    /// Sets `KRING_HDR_WAKE_SENDERS` for a sender that waits for `need` free places
+    /// (`wake_room` keeps the smallest need of all sleepers until the next notify). The new
+    /// `wake_room` is stored before the flag is store-released, so a receiver that sees the
+    /// flag sees a `wake_room` at least this small.
+    fn set_wake_senders(&self, inner: &mut Inner, need: u32) {
+        let need = need.clamp(1, self.geo.ring_size);
+        let room = if inner.wake_senders { inner.wake_room.min(need) } else { need };
+        if inner.wake_senders && room == inner.wake_room {
+            return;
+        }
+        inner.wake_room = room;
+        if let Ok(w) = self.header.atomic_u32(offset_of!(KringHeader, wake_room)) {
+            w.store(room, Relaxed);
+        }
+        if !inner.wake_senders {
+            inner.wake_senders = true;
+            if let Ok(f) = self.header.atomic_u32(offset_of!(KringHeader, flags)) {
+                f.store(KRING_HDR_WAKE_SENDERS, Release);
+            }
+        }
+    }
+
+    /// Whether the queue has room for one more message after the receiver's latest progress.
+    /// If not, asks the receiver to call `KRING_IOC_NOTIFY` once `need` places are free (flag,
+    /// full barrier, re-read: pairs with the receiver's head store, full barrier, flag load, so
+    /// no wakeup is lost). A batch asks for room for its remaining entries, up to half the
+    /// ring, so a full queue costs its receiver one notify per that many messages, not one
+    /// per message.
     ///
     /// Heads only move forward, so room counted from the last accepted heads is room for sure:
     /// the consumer page is read only when those say the queue is full.
-    fn has_room(&self, inner: &mut Inner) -> bool {
+    fn has_room(&self, inner: &mut Inner, need: u32) -> bool {
         if Self::queued(inner) < self.geo.ring_size {
             return true;
         }
@@ -356,7 +390,7 @@ impl Queue {
         if Self::queued(inner) < self.geo.ring_size {
             return true;
         }
-        self.set_wake_senders(inner, true);
+        self.set_wake_senders(inner, need);
         smp_mb(Full);
         self.sync_heads(inner);
         Self::queued(inner) < self.geo.ring_size
@@ -388,7 +422,7 @@ impl Queue {
             if !guard.receiver && !guard.named {
                 return Err(EPIPE);
             }
-            if self.has_room(guard) {
+            if self.has_room(guard, 1) {
                 return Ok(());
             }
             if timeout_ms == 0 {
@@ -649,7 +683,10 @@ impl Queue {
                 if !g.receiver && !g.named {
                     break Err(EPIPE);
                 }
-                if self.has_room(g) {
+                // Once full, wait for room for the rest of the batch (bounded: half the ring),
+                // not for one place at a time; whatever fits is still accepted first.
+                let need = (end - i).min(self.geo.ring_size / 2);
+                if self.has_room(g, need) {
                     break Ok(());
                 }
                 if wait_ms == 0 {
@@ -863,7 +900,7 @@ impl Queue {
         if let Ok(h) = self.consumer.atomic_u32(head_off(p)) {
             let _ = h.cmpxchg(t.head, t.head.wrapping_add(1), Full);
         }
-        self.set_wake_senders(&mut g, false);
+        self.clear_wake_senders(&mut g);
         drop(g);
         self.wait.notify_all();
     }
@@ -886,7 +923,7 @@ impl Queue {
         let mut g = self.inner.lock();
         g.corrupt = false;
         self.sync_heads(&mut g);
-        self.set_wake_senders(&mut g, false);
+        self.clear_wake_senders(&mut g);
         let corrupt = core::mem::take(&mut g.corrupt);
         drop(g);
         self.wait.notify_all();
@@ -902,7 +939,7 @@ impl Queue {
         let mut g = self.inner.lock();
         self.sync_heads(&mut g);
         let readable = rights & KRING_RIGHT_RECV != 0 && Self::queued(&g) > 0;
-        let writable = rights & KRING_RIGHT_SEND != 0 && self.has_room(&mut g);
+        let writable = rights & KRING_RIGHT_SEND != 0 && self.has_room(&mut g, 1);
         let mut hangup = false;
         if rights & KRING_RIGHT_RECV != 0 && !readable && g.senders == 0 && !g.named {
             hangup = true;

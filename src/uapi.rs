@@ -22,7 +22,7 @@ pub const KRING_RELEASE: &str = "0.1.0";
 /// Incompatible ABI revision. User space must refuse to run on a major it does not know.
 pub const KRING_ABI_MAJOR: u32 = 1;
 /// Compatible ABI revision within [`KRING_ABI_MAJOR`].
-pub const KRING_ABI_MINOR: u32 = 4;
+pub const KRING_ABI_MINOR: u32 = 5;
 /// Feature bit: queues (create/open/unlink, send/recv, mmap rings, poll). ABI 1.1.
 pub const KRING_FEAT_QUEUES: u64 = 1 << 0;
 /// Feature bit: regions with kernel-enforced policies (create, write, append, seal, map).
@@ -31,9 +31,13 @@ pub const KRING_FEAT_REGIONS: u64 = 1 << 1;
 /// Feature bit: zero-copy descriptors into regions, sent through queues. ABI 1.3.
 pub const KRING_FEAT_DESCRIPTORS: u64 = 1 << 2;
 /// Feature bits reported in [`KringVersion::features`] by this build.
-pub const KRING_FEATURES: u64 = KRING_FEAT_QUEUES | KRING_FEAT_REGIONS | KRING_FEAT_DESCRIPTORS | KRING_FEAT_SCHEMAS;
+pub const KRING_FEATURES: u64 =
+    KRING_FEAT_QUEUES | KRING_FEAT_REGIONS | KRING_FEAT_DESCRIPTORS | KRING_FEAT_SCHEMAS | KRING_FEAT_WAKE_ROOM;
 /// Feature bit: schemas, registered once and checked by the kernel on every send. ABI 1.4.
 pub const KRING_FEAT_SCHEMAS: u64 = 1 << 3;
+/// Feature bit: `kring_header.wake_room`, the room a waiting sender needs before the receiver
+/// should call `KRING_IOC_NOTIFY`. ABI 1.5.
+pub const KRING_FEAT_WAKE_ROOM: u64 = 1 << 4;
 
 /// Length of [`KringVersion::release`], NUL terminator included.
 pub const KRING_RELEASE_LEN: usize = 32;
@@ -425,8 +429,11 @@ pub struct KringHeader {
     pub flags: u32,
     /// Sequence count: odd while the kernel updates `tail` and `send_count`.
     pub seq: u32,
-    /// Reserved, 0.
-    pub reserved0: u32,
+    /// While `KRING_HDR_WAKE_SENDERS` is set: the free places (`ring_size` minus the messages
+    /// queued) the neediest waiting sender waits for; a receiver calls `KRING_IOC_NOTIFY` once
+    /// at least that many are free. 0 (and always before ABI 1.5): notify after every message.
+    /// A batch waits for room for its remaining entries, at most `ring_size / 2`. ABI 1.5.
+    pub wake_room: u32,
     /// Producer index of each priority ring (free-running, wraps at 2^32); store-release.
     pub tail: [u32; KRING_NR_PRIO],
     /// Messages accepted since creation.

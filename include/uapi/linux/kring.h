@@ -17,13 +17,14 @@
 #include <linux/types.h>
 
 #define KRING_ABI_MAJOR		1
-#define KRING_ABI_MINOR		4
+#define KRING_ABI_MINOR		5
 
 /* kring_version.features */
 #define KRING_FEAT_QUEUES	(1ULL << 0)	/* ABI 1.1: queues */
 #define KRING_FEAT_REGIONS	(1ULL << 1)	/* ABI 1.2: regions */
 #define KRING_FEAT_DESCRIPTORS	(1ULL << 2)	/* ABI 1.3: zero-copy descriptors */
 #define KRING_FEAT_SCHEMAS	(1ULL << 3)	/* ABI 1.4: schemas checked at send time */
+#define KRING_FEAT_WAKE_ROOM	(1ULL << 4)	/* ABI 1.5: kring_header.wake_room */
 
 #define KRING_RELEASE_LEN	32
 
@@ -58,7 +59,8 @@ struct kring_version {
  * Delivery: ring p holds priority p. The receiver takes the oldest entry of the highest
  * non-empty priority: entry = ring[p][head[p] & ring_mask] while head[p] != tail[p]
  * (tail read with acquire), copies the payload, then store-releases head[p] + 1. If
- * header.flags has KRING_HDR_WAKE_SENDERS after a full barrier, it calls KRING_IOC_NOTIFY.
+ * header.flags has KRING_HDR_WAKE_SENDERS after a full barrier, and at least header.wake_room
+ * places are free (ring_size minus the messages queued; 0 means any), it calls KRING_IOC_NOTIFY.
  */
 #define KRING_PRIO_LOW		0
 #define KRING_PRIO_NORMAL	1
@@ -196,7 +198,7 @@ struct kring_header {
 	__u32 max_msg_size;
 	__u32 flags;		/* KRING_HDR_* */
 	__u32 seq;		/* odd while tail/send_count change */
-	__u32 reserved0;
+	__u32 wake_room;	/* with KRING_HDR_WAKE_SENDERS: free places a sender waits for */
 	__u32 tail[KRING_NR_PRIO];
 	__u64 send_count;
 	__u64 reserved[3];

@@ -231,6 +231,74 @@ fn sender_waits_for_room_and_is_woken_by_mapped_consumption() {
     Queue::unlink(&name).unwrap();
 }
 
+#[test]
+fn a_waiting_batch_is_woken_once_its_room_is_free_not_per_message() {
+    require_module();
+    let name = unique_name("wakeroom");
+    let rx = Queue::create_receiver(QueueConfig::new(8, 8), &CreateOptions { name: Some(&name), mode: 0o600, ..Default::default() }).unwrap();
+    let tx = Queue::open_sender(&name).unwrap();
+    let eight: Vec<(MsgPriority, &[u8])> = (0..8).map(|_| (MsgPriority::Low, &b"x"[..])).collect();
+    assert_eq!(tx.send_batch(&eight, Duration::ZERO), Ok(8));
+    let t = std::thread::spawn(move || {
+        let six: Vec<(MsgPriority, &[u8])> = (0..6).map(|_| (MsgPriority::Low, &b"y"[..])).collect();
+        tx.send_batch(&six, Duration::from_secs(20))
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let mut buf = [0u8; 8];
+    // The batch waits for room for min(6 remaining, ring/2 = 4): three consumed messages do
+    // not wake it (the receiver does not even notify), the fourth does.
+    for k in 1..=3 {
+        assert_eq!(rx.recv(&mut buf), Ok(1));
+        std::thread::sleep(Duration::from_millis(150));
+        assert_eq!(rx.len(), 8 - k, "woken after {k} of 4");
+    }
+    assert_eq!(rx.recv(&mut buf), Ok(1));
+    let t0 = Instant::now();
+    while rx.len() < 8 && t0.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(rx.len(), 8, "four accepted once four places were free");
+    // Two left: it now waits for two places.
+    assert_eq!(rx.recv(&mut buf), Ok(1));
+    assert_eq!(rx.recv(&mut buf), Ok(1));
+    assert_eq!(t.join().unwrap(), Ok(6));
+    let mut got = Vec::new();
+    while let Ok(n) = rx.recv(&mut buf) {
+        got.push(buf[..n].to_vec());
+    }
+    assert_eq!(got.len(), 8);
+    assert_eq!(got.iter().filter(|m| m == &b"y").count(), 6, "all six of the batch, after the old ones");
+    // A timeout still accepts whatever fits: one place free, no notify, the batch times out
+    // and takes that place.
+    let tx = Queue::open_sender(&name).unwrap();
+    assert_eq!(tx.send_batch(&eight, Duration::ZERO), Ok(8));
+    assert_eq!(rx.recv(&mut buf), Ok(1));
+    let six: Vec<(MsgPriority, &[u8])> = (0..6).map(|_| (MsgPriority::Low, &b"z"[..])).collect();
+    assert_eq!(tx.send_batch(&six, Duration::from_millis(300)), Ok(1));
+    assert_eq!(rx.len(), 8);
+    Queue::unlink(&name).unwrap();
+}
+
+#[test]
+fn a_spinning_receiver_still_sleeps_and_wakes() {
+    require_module();
+    let name = unique_name("spin");
+    let rx = Queue::create_receiver(QueueConfig::new(8, 8), &CreateOptions { name: Some(&name), mode: 0o600, ..Default::default() }).unwrap();
+    rx.set_spin(1000);
+    let tx = Queue::open_sender(&name).unwrap();
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        tx.send(b"late", MsgPriority::Normal).unwrap();
+    });
+    let mut buf = [0u8; 8];
+    let t0 = Instant::now();
+    assert_eq!(rx.recv_timeout(&mut buf, Some(Duration::from_secs(20))), Ok(4));
+    assert!(t0.elapsed() >= Duration::from_millis(250));
+    t.join().unwrap();
+    assert_eq!(rx.recv_timeout(&mut buf, Some(Duration::from_millis(100))), Err(Error::Timeout));
+    Queue::unlink(&name).unwrap();
+}
+
 fn tx_timeout_when_full(name: &str) -> Error {
     let tx = Queue::open_sender(name).unwrap();
     tx.send_timeout(b"d", MsgPriority::Low, Some(Duration::from_millis(100))).unwrap_err()

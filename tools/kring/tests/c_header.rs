@@ -109,7 +109,7 @@ fn checks() -> Vec<(&'static str, &'static str, u64)> {
     fields!(v, KringEntry, "kring_entry", seq, len, slot, priority, kind, flags, reserved, reserved2);
     layout!(v, KringHeader, "kring_header");
     fields!(v, KringHeader, "kring_header", magic, ring_size, ring_mask, slot_size, max_msg_size, flags);
-    fields!(v, KringHeader, "kring_header", seq, reserved0, tail, send_count, reserved);
+    fields!(v, KringHeader, "kring_header", seq, wake_room, tail, send_count, reserved);
     layout!(v, KringConsumer, "kring_consumer");
     fields!(v, KringConsumer, "kring_consumer", head, reserved);
     v
