@@ -299,6 +299,50 @@ fn a_spinning_receiver_still_sleeps_and_wakes() {
     Queue::unlink(&name).unwrap();
 }
 
+#[test]
+fn batch_receive_takes_in_priority_order_and_stops_before_descriptors() {
+    require_module();
+    let q = anon(16, 16);
+    let mut buf = [0u8; 16];
+    let mut got = Vec::new();
+    assert_eq!(q.receiver().recv_batch(&mut buf, 8, Some(Duration::ZERO), |_, m| got.push(m.to_vec())), Err(Error::QueueEmpty));
+    let t0 = Instant::now();
+    assert_eq!(q.receiver().recv_batch(&mut buf, 8, Some(Duration::from_millis(200)), |_, m| got.push(m.to_vec())), Err(Error::Timeout));
+    assert!(t0.elapsed() >= Duration::from_millis(150));
+    for (m, p) in [(&b"l1"[..], MsgPriority::Low), (b"n1", MsgPriority::Normal), (b"u1", MsgPriority::Urgent), (b"n2", MsgPriority::Normal), (b"l2", MsgPriority::Low)] {
+        q.send(m, p).unwrap();
+    }
+    let mut prios = Vec::new();
+    assert_eq!(q.receiver().recv_batch(&mut buf, 3, None, |i, m| { prios.push(i.priority); got.push(m.to_vec()) }), Ok(3));
+    assert_eq!(got, [b"u1".to_vec(), b"n1".to_vec(), b"n2".to_vec()]);
+    assert_eq!(prios, [MsgPriority::Urgent, MsgPriority::Normal, MsgPriority::Normal]);
+    assert_eq!(q.len(), 2);
+    // Too small a buffer for the first message: named, nothing consumed.
+    assert_eq!(q.receiver().recv_batch(&mut buf[..1], 8, None, |_, _| panic!("handed a message")), Err(Error::BufferTooSmall { needed: 2 }));
+    // A descriptor ends the batch before it; recv_message takes it (and opens its region).
+    let region = kring::Region::create(kring::RegionPolicy::Immutable { size: 4096 }).unwrap();
+    region.write(0, b"zero-copy").unwrap();
+    region.seal().unwrap();
+    let q2 = anon(16, 64);
+    q2.send(b"a", MsgPriority::Normal).unwrap();
+    q2.sender().send_descriptor(&region, 0, 9, MsgPriority::Normal).unwrap();
+    q2.send(b"b", MsgPriority::Normal).unwrap();
+    let mut big = [0u8; 64];
+    let mut seen = Vec::new();
+    assert_eq!(q2.receiver().recv_batch(&mut big, 8, None, |_, m| seen.push(m.to_vec())), Ok(1));
+    assert_eq!(q2.receiver().recv_batch(&mut big, 8, None, |_, m| seen.push(m.to_vec())), Ok(0));
+    match q2.receiver().recv_message(&mut big).unwrap() {
+        kring::Message::Descriptor { descriptor, region, .. } => assert_eq!(region.bytes(&descriptor), Some(&b"zero-copy"[..])),
+        other => panic!("expected the descriptor, got {other:?}"),
+    }
+    assert_eq!(q2.receiver().recv_batch(&mut big, 8, None, |_, m| seen.push(m.to_vec())), Ok(1));
+    assert_eq!(seen, [b"a".to_vec(), b"b".to_vec()]);
+    got.clear();
+    assert_eq!(q.receiver().recv_batch(&mut buf, 8, None, |_, m| got.push(m.to_vec())), Ok(2));
+    assert_eq!(got, [b"l1".to_vec(), b"l2".to_vec()]);
+    assert_eq!(q.recv_count(), 5);
+}
+
 fn tx_timeout_when_full(name: &str) -> Error {
     let tx = Queue::open_sender(name).unwrap();
     tx.send_timeout(b"d", MsgPriority::Low, Some(Duration::from_millis(100))).unwrap_err()

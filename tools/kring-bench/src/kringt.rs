@@ -465,19 +465,16 @@ struct MmapRx {
 
 impl Rx for MmapRx {
     fn recv(&mut self, f: OnMsg<'_>) -> Result<(), String> {
-        let n = self
-            .r
-            .recv_timeout(&mut self.buf, None)
-            .map_err(|e| e2s("kring recv (mapped)", e))?;
-        f(&self.buf[..n])?;
-        for _ in 0..63 {
-            match self.r.recv(&mut self.buf) {
-                Ok(n) => f(&self.buf[..n])?,
-                Err(Error::QueueEmpty) => break,
-                Err(e) => return Err(e2s("kring recv (mapped)", e)),
-            }
-        }
-        Ok(())
+        // Up to 64 messages per call: one lock, one look at the indices and one barrier.
+        let mut failed = Ok(());
+        self.r
+            .recv_batch(&mut self.buf, 64, None, |_, m| {
+                if failed.is_ok() {
+                    failed = f(m);
+                }
+            })
+            .map_err(|e| e2s("kring recv_batch (mapped)", e))?;
+        failed
     }
 }
 

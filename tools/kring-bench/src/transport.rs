@@ -47,7 +47,7 @@ pub const TRANSPORTS: [(&str, &str); 11] = [
     ("mqueue", "POSIX message queue; one mq_send/mq_receive per message"),
     ("shm-ring", "SPSC ring in MAP_SHARED memory (one per sender), futex wake-up after 1000 spins (pause, sched_yield every 4th); receiver reads slots in place"),
     ("kring-send", "kring: send ioctl per message, blocking receive ioctl (KRING_IOC_RECV)"),
-    ("kring-batch", "kring: send_batch (up to 32 per ENTER), receive from the mapped ring, polling it 1000 times (like shm-ring) before sleeping when empty"),
+    ("kring-batch", "kring: send_batch (up to 32 per ENTER), recv_batch (up to 64) from the mapped ring, polling it 1000 times (like shm-ring) before sleeping when empty"),
     ("kring-desc", "kring: descriptors naming the blocks of one Immutable region, filled and sealed before the timed part: zero copies (large only)"),
     ("kring-desc-fresh", "kring: every block copied into a new sealed Immutable region, then described: one copy (large only)"),
     ("kring-desc-append", "kring: descriptors into an AppendOnly region (large only)"),

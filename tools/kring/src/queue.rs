@@ -827,6 +827,119 @@ impl Receiver {
         self.next(&maps)?.map(|(_, e)| Self::info_of(&e)).ok_or(Error::QueueEmpty)
     }
 
+    /// Receives up to `max` inline messages in one go, in delivery order, handing each to `f`
+    /// with its bytes (copied into `buf`, which must hold the largest message). Waits up to
+    /// `timeout` (`None`: as long as it takes; zero: not at all, `QueueEmpty` if there is
+    /// nothing) for the first one, polling first as [`set_spin`](Self::set_spin) says.
+    /// Returns how many were taken; stops early before a descriptor message (take those with
+    /// [`recv_message`](Self::recv_message), which opens their region), so `Ok(0)` means a
+    /// descriptor is next.
+    ///
+    /// One lock, one look at the indices and one full barrier per call instead of per
+    /// message: the fastest way to drain a busy queue. Each message is consumed (its place
+    /// handed back to the kernel) before `f` sees it, so a panic in `f` loses only the
+    /// message `f` was handed. `f` runs while this receiver is locked: it must not receive
+    /// from the same receiver (that would deadlock).
+    pub fn recv_batch(
+        &self,
+        buf: &mut [u8],
+        max: usize,
+        timeout: Option<Duration>,
+        mut f: impl FnMut(MessageInfo, &[u8]),
+    ) -> Result<usize> {
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        loop {
+            let n = self.take_batch(buf, max, &mut f)?;
+            if n > 0 || max == 0 || self.shared.pending() {
+                return Ok(n);
+            }
+            if timeout == Some(Duration::ZERO) {
+                return Err(Error::QueueEmpty);
+            }
+            if self.spin_for_message() {
+                continue;
+            }
+            let t = match deadline {
+                None => KRING_TIMEOUT_INFINITE,
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err(Error::Timeout);
+                    }
+                    timeout_ms(Some(left))
+                }
+            };
+            match self.wait(t) {
+                Ok(()) => {}
+                Err(Error::Timeout) => {
+                    let n = self.take_batch(buf, max, &mut f)?;
+                    return if n > 0 || self.shared.pending() { Ok(n) } else { Err(Error::Timeout) };
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Takes up to `max` queued inline messages (see [`recv_batch`](Self::recv_batch)).
+    fn take_batch(&self, buf: &mut [u8], max: usize, f: &mut impl FnMut(MessageInfo, &[u8])) -> Result<usize> {
+        let maps = self.maps.lock().unwrap_or_else(PoisonError::into_inner);
+        let s = &self.shared;
+        let geo = ring::Geometry::new(s.info.ring_size, s.info.max_msg_size, s.info.header_len).map_err(|_| Error::CorruptRing)?;
+        let mut heads = [0, 1, 2, 3].map(|p| s.head(p));
+        let tails = [0, 1, 2, 3].map(|p| s.tail(p));
+        let mut n = 0usize;
+        let mut result = Ok(());
+        while n < max {
+            let Some(p) = ring::next_priority(&heads, &tails) else { break };
+            let Some(e) = geo.entry_offset(p, heads[p]).and_then(|off| maps.entries.read::<KringEntry>(off as usize)) else {
+                result = Err(Error::CorruptRing);
+                break;
+            };
+            if e.len > s.info.max_msg_size || e.slot >= s.info.ring_size {
+                result = Err(Error::CorruptRing);
+                break;
+            }
+            if e.kind == KRING_KIND_DESCRIPTOR {
+                break;
+            }
+            let len = e.len as usize;
+            let Some(dst) = buf.get_mut(..len) else {
+                if n == 0 {
+                    result = Err(Error::BufferTooSmall { needed: len });
+                }
+                break;
+            };
+            let off = e.slot as usize * s.info.slot_size as usize;
+            if maps.payload.copy_out(off, dst).is_none() {
+                result = Err(Error::CorruptRing);
+                break;
+            }
+            heads[p] = heads[p].wrapping_add(1);
+            let Some(head) = s.consumer.atomic_u32(std::mem::offset_of!(KringConsumer, head) + 4 * p) else {
+                result = Err(Error::CorruptRing);
+                break;
+            };
+            // Release: the copy above happens-before the kernel reuses the slot.
+            head.store(heads[p], Ordering::Release);
+            n += 1;
+            f(Self::info_of(&e), dst);
+        }
+        if n > 0 {
+            // Once per batch: pairs with the kernel's flag store + full barrier + head re-read.
+            fence(Ordering::SeqCst);
+            let flags = s.header.atomic_u32(std::mem::offset_of!(KringHeader, flags)).map_or(0, |a| a.load(Ordering::Relaxed));
+            if flags & KRING_HDR_WAKE_SENDERS != 0 && s.free() >= s.wake_room() {
+                let _ = sys::notify(s.fd.as_fd());
+            }
+        }
+        drop(maps);
+        // Messages already taken are reported; an error found after them shows up next time.
+        match result {
+            Err(e) if n == 0 => Err(e),
+            _ => Ok(n),
+        }
+    }
+
     /// Receives through the kernel (`KRING_IOC_RECV`, one copy, one system call) instead of
     /// the mapping: for callers that want the kernel to wait and copy.
     pub fn recv_copy(&self, buf: &mut [u8], timeout: Option<Duration>) -> Result<MessageInfo> {
