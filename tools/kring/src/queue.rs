@@ -797,27 +797,35 @@ impl Receiver {
             if let Some(m) = self.try_take(buf)? {
                 return Ok(m);
             }
-            if self.spin_for_message() {
-                continue;
+            if !self.await_message(deadline)? {
+                // One last look: a message may have arrived at the deadline.
+                return self.try_take(buf)?.ok_or(Error::Timeout);
             }
-            let t = match deadline {
-                None => KRING_TIMEOUT_INFINITE,
-                Some(d) => {
-                    let left = d.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return Err(Error::Timeout);
-                    }
-                    timeout_ms(Some(left))
+        }
+    }
+
+    /// After a look found nothing: polls the rings ([`set_spin`](Self::set_spin)), then sleeps
+    /// in the kernel until a message may be there or `deadline` (`None`: none). `Ok(true)`:
+    /// look again; `Ok(false)`: the deadline passed while asleep, look one last time;
+    /// `Err(Timeout)`: it had passed already.
+    fn await_message(&self, deadline: Option<Instant>) -> Result<bool> {
+        if self.spin_for_message() {
+            return Ok(true);
+        }
+        let t = match deadline {
+            None => KRING_TIMEOUT_INFINITE,
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(Error::Timeout);
                 }
-            };
-            match self.wait(t) {
-                Ok(()) => {}
-                Err(Error::Timeout) => {
-                    // One last look: a message may have arrived at the deadline.
-                    return self.try_take(buf)?.ok_or(Error::Timeout);
-                }
-                Err(e) => return Err(e),
+                timeout_ms(Some(left))
             }
+        };
+        match self.wait(t) {
+            Ok(()) => Ok(true),
+            Err(Error::Timeout) => Ok(false),
+            Err(e) => Err(e),
         }
     }
 
@@ -856,26 +864,9 @@ impl Receiver {
             if timeout == Some(Duration::ZERO) {
                 return Err(Error::QueueEmpty);
             }
-            if self.spin_for_message() {
-                continue;
-            }
-            let t = match deadline {
-                None => KRING_TIMEOUT_INFINITE,
-                Some(d) => {
-                    let left = d.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return Err(Error::Timeout);
-                    }
-                    timeout_ms(Some(left))
-                }
-            };
-            match self.wait(t) {
-                Ok(()) => {}
-                Err(Error::Timeout) => {
-                    let n = self.take_batch(buf, max, &mut f)?;
-                    return if n > 0 || self.shared.pending() { Ok(n) } else { Err(Error::Timeout) };
-                }
-                Err(e) => return Err(e),
+            if !self.await_message(deadline)? {
+                let n = self.take_batch(buf, max, &mut f)?;
+                return if n > 0 || self.shared.pending() { Ok(n) } else { Err(Error::Timeout) };
             }
         }
     }
