@@ -14,7 +14,7 @@
 LLVM_SUFFIX := $(shell sed -n 's/^LLVM_SUFFIX=//p' tools/versions.env)
 LLVM ?= $(LLVM_SUFFIX)
 # bindgen and the rustup toolchain live here; the kernel build needs both.
-export PATH := $(HOME)/.cargo/bin:$(PATH)
+export PATH := $(or $(CARGO_HOME),$(HOME)/.cargo)/bin:$(PATH)
 # A KDIR given by the user (command line or environment) is passed on to the scripts; otherwise
 # the cached test kernel is used, its path computed only when needed (after setup has run).
 ifdef KDIR

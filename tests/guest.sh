@@ -7,7 +7,7 @@
 # Every step is a counted check. The last line is machine-readable for the host:
 #   KRING-VM-RESULT passed=N failed=M
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 module="$1"
 shift
 

@@ -12,7 +12,9 @@
 # `make bench BENCH_ARGS="--quick"` does the same through make.
 set -euo pipefail
 export KRING_KERNEL=bench
+# shellcheck source=tools/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=tools/vm.sh
 . "$KRING_ROOT/tools/vm.sh"
 cd "$KRING_ROOT"
 

@@ -10,6 +10,7 @@
 # (tools/kernel.config or tools/kernel-bench.config), the clang, rustc, bindgen and virtme-ng
 # versions. Both come from the same source package; only the fragment differs.
 set -euo pipefail
+# shellcheck source=tools/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 KDIR_CACHED="$(kernel_dir)"
@@ -64,7 +65,7 @@ if [ ! -f .config ] || [ ! -f .kring-configured ]; then
 	case "$KRING_KERNEL" in
 	test)
 		want=(RUST MODULE_UNLOAD KASAN KASAN_GENERIC PROVE_LOCKING DEBUG_ATOMIC_SLEEP
-			RUST_DEBUG_ASSERTIONS RUST_OVERFLOW_CHECKS UBSAN DEBUG_KMEMLEAK)
+			RUST_DEBUG_ASSERTIONS RUST_OVERFLOW_CHECKS UBSAN DEBUG_KMEMLEAK DETECT_HUNG_TASK SOFTLOCKUP_DETECTOR)
 		unwanted=()
 		;;
 	bench)

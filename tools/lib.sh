@@ -1,14 +1,22 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash disable=SC2034 # the variables set here are used by the scripts that source it
 # Shared helpers for kring's shell tools. Source it; do not execute it.
 
 KRING_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=tools/versions.env
 . "$KRING_ROOT/tools/versions.env"
 
+# Everything setup writes lives under KRING_CACHE: the kernel source and trees, the private apt
+# state, virtme-ng's virtualenv and the logs. Nothing else under $HOME is written, and none of
+# these directories is assumed to exist: tools/setup.sh creates them before its first write.
 KRING_CACHE="${KRING_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kring}"
-# cargo-installed tools (bindgen) and pip-installed scripts (vng) may not be on PATH yet.
-PY_SCRIPTS="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))' 2>/dev/null || true)"
-export PATH="$HOME/.cargo/bin:${PY_SCRIPTS:+$PY_SCRIPTS:}$PATH"
+KRING_LOGS="$KRING_CACHE/logs"
+# virtme-ng is installed into its own virtualenv (Debian's python refuses a system-wide pip
+# install, PEP 668), and cargo-installed tools (bindgen) land in $CARGO_HOME/bin: neither is on
+# the PATH of a non-login shell, so both are put first here.
+KRING_VENV="$KRING_CACHE/venv"
+CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
+export PATH="$KRING_VENV/bin:$CARGO_BIN:$PATH"
 
 step() { printf '[kring] %-28s %s\n' "$1" "$2"; }
 die() { printf '[kring] ERROR: %s\n' "$*" >&2; exit 1; }

@@ -5,7 +5,9 @@
 # the test kernel in a VM, load kring and show it working (tools/demo-guest.sh), unload it.
 set -euo pipefail
 export KRING_KERNEL=test # the debug kernel: its reports are what the runs are judged on
+# shellcheck source=tools/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=tools/vm.sh
 . "$KRING_ROOT/tools/vm.sh"
 cd "$KRING_ROOT"
 

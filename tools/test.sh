@@ -8,7 +8,9 @@
 # Ends with one line "N passed, M failed" over all of them; exits non-zero on any failure.
 set -euo pipefail
 export KRING_KERNEL=test # the debug kernel: its reports are what the runs are judged on
+# shellcheck source=tools/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=tools/vm.sh
 . "$KRING_ROOT/tools/vm.sh"
 cd "$KRING_ROOT"
 
@@ -39,9 +41,30 @@ fi
 add_cargo_results "$log/host"
 step "host tests" "harness self-test"
 if tests/lib/selftest.sh >"$log/self" 2>&1; then :; fi
-grep -E '^FAIL' "$log/self" || true
-passed=$((passed + $(grep -c '^PASS' "$log/self" || true)))
-failed=$((failed + $(grep -c '^FAIL' "$log/self" || true)))
+count_lines() { # counts the PASS/FAIL lines of a script's log, shows its failures
+	grep -E '^FAIL' "$1" || true
+	passed=$((passed + $(grep -c '^PASS' "$1" || true)))
+	failed=$((failed + $(grep -c '^FAIL' "$1" || true)))
+}
+count_lines "$log/self"
+step "host tests" "setup from an empty HOME (tests/lib/fresh-setup.sh)"
+if tests/lib/fresh-setup.sh >"$log/fresh" 2>&1; then :; fi
+count_lines "$log/fresh"
+if ! grep -q '^fresh-setup:' "$log/fresh"; then
+	tail -20 "$log/fresh"
+	echo "FAIL fresh setup: the test did not finish"
+	failed=$((failed + 1))
+fi
+step "host tests" "shellcheck"
+for f in tools/*.sh tests/*.sh tests/lib/*.sh; do
+	if shellcheck -x "$f" >"$log/shellcheck" 2>&1; then
+		passed=$((passed + 1))
+	else
+		cat "$log/shellcheck"
+		echo "FAIL shellcheck $f"
+		failed=$((failed + 1))
+	fi
+done
 
 # 2. build the module and the VM suites on the host
 step "module" "building against $KDIR"
@@ -60,6 +83,7 @@ for l in sys.stdin:
     if m.get("reason") == "compiler-artifact" and m.get("profile", {}).get("test") and m.get("executable"):
         print(m["executable"])' >"$log/bins" || { cat "$log/vmbuild.err"; die "building VM suites failed"; }
 [ -s "$log/bins" ] || die "no VM test binaries were built"
+mapfile -t bins <"$log/bins"
 
 # 3. the VM
 step "vm" "booting $(basename "$KDIR") (2 to 5 minutes under TCG with the debug kernel)"
@@ -73,7 +97,7 @@ vm_attempt() {
 	local waited=0 pid
 	: >"$log/vm"
 	{
-		vm_exec tests/guest.sh src/kring.ko $(tr '\n' ' ' <"$log/bins")
+		vm_exec tests/guest.sh src/kring.ko "${bins[@]}"
 		echo "KRING-VM-EXIT $?"
 	} 2>&1 | tee "$log/vm" &
 	pid=$!

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash disable=SC2034 # the variables set here are used by the scripts that source it
 # Boots the test kernel with virtme-ng. Source it (after lib.sh); do not execute it.
 #   vm_accel            prints the accelerator decision, sets VM_ACCEL_ARGS and VM_ACCEL (kvm|tcg)
 #   vm_exec CMD...      runs CMD inside the VM as root, cwd = repo; returns CMD's exit status
@@ -7,6 +8,9 @@
 VM_CPUS="${KRING_VM_CPUS:-2}"
 VM_MEMORY="${KRING_VM_MEMORY:-2G}"
 VM_TIMEOUT="${KRING_VM_TIMEOUT:-1800}"
+# The soft-lockup detector reports a CPU stuck for 2 x watchdog_thresh: 60 s, not 20, because a
+# TCG vCPU can lose seconds to the host; the hung-task timeout (60 s) is in tools/kernel.config.
+VM_APPEND="${KRING_VM_APPEND:-watchdog_thresh=30}"
 VM_ACCEL_ARGS=()
 VM_ACCEL=""
 # More vng arguments, e.g. --qemu-opts (make bench names QEMU's threads to pin its vCPUs).
@@ -30,6 +34,7 @@ vm_exec() {
 	[ -n "$VM_ACCEL" ] || vm_accel
 	(cd "$KRING_ROOT" && timeout --foreground "$VM_TIMEOUT" \
 		vng --run "$kdir" "${VM_ACCEL_ARGS[@]}" "${VM_EXTRA_ARGS[@]}" --cpus "$VM_CPUS" --memory "$VM_MEMORY" \
+		--append "$VM_APPEND" \
 		--exec "$*")
 }
 
@@ -38,9 +43,9 @@ vm_exec() {
 # the VM for up to two minutes; writes what it did to LOG ("pinned N" or the reason it did not).
 VM_PIN_ARGS=(--qemu-opts="-name virtme-ng,debug-threads=on")
 vm_pin_vcpus() {
-	local log="$1" ncpu pid t comm n pinned=0 i
+	local log="$1" ncpu pid t comm n pinned=0
 	ncpu=$(nproc)
-	for i in $(seq 1 240); do
+	for _ in $(seq 1 240); do
 		pid=$(pgrep -n -f 'qemu-system-x86_64.*virtme' || true)
 		if [ -n "$pid" ]; then
 			for t in /proc/"$pid"/task/*; do

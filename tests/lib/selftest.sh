@@ -58,9 +58,9 @@ check() { # check NAME COMMAND...
 	fi
 }
 root="$(cd "$here/../.." && pwd)"
-tpath="$(KRING_KERNEL= "$root/tools/kernel.sh" path)"
+tpath="$(env -u KRING_KERNEL "$root/tools/kernel.sh" path)"
 bpath="$(KRING_KERNEL=bench "$root/tools/kernel.sh" path)"
-check "default is the test kernel" test "$tpath" = "$(KRING_KERNEL=test "$root/tools/kernel.sh" path)"
+check "default is the test kernel" test "$tpath" = "$(env KRING_KERNEL=test "$root/tools/kernel.sh" path)"
 check "test and bench trees differ" test "$tpath" != "$bpath"
 check "bench tree is named bench" grep -q -- "-bench-[0-9a-f]\{12\}\$" <<<"$bpath"
 check "unknown flavour refused" bash -c "! KRING_KERNEL=debug '$root/tools/kernel.sh' path"
