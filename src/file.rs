@@ -59,7 +59,7 @@ struct Binding {
 
 impl Binding {
     fn new(queue: Arc<Queue>, rights: u32) -> Result<Self> {
-        let submit = KBox::pin_init(new_mutex!(None), GFP_KERNEL)?;
+        let submit = KBox::pin_init(new_mutex!(None), GFP_KERNEL_ACCOUNT)?;
         queue.attach(rights)?;
         Ok(Self { queue, rights, submit })
     }
@@ -165,7 +165,7 @@ impl KringFile {
     pub(crate) fn open(_f: &File) -> Result<KBox<Self>> {
         let none = KringSchemaError { count: 0, reason: 0, node: 0, offset: 0, index: 0, schema: 0 };
         let schemas = KBox::pin_init(new_mutex!(FileSchemas { held: KVec::new(), last: none }), GFP_KERNEL_ACCOUNT)?;
-        Ok(KBox::new(Self { binding: SetOnce::new(), schemas }, GFP_KERNEL)?)
+        Ok(KBox::new(Self { binding: SetOnce::new(), schemas }, GFP_KERNEL_ACCOUNT)?)
     }
 
     /// Records a refused message for `KRING_IOC_SCHEMA_ERROR`.

@@ -275,7 +275,7 @@ impl Queue {
                 }),
                 wait,
             }),
-            GFP_KERNEL,
+            GFP_KERNEL_ACCOUNT,
         )
     }
 
@@ -533,7 +533,7 @@ impl Queue {
                 s
             }
             None => {
-                reader.read_all(&mut big, GFP_KERNEL)?;
+                reader.read_all(&mut big, GFP_KERNEL_ACCOUNT)?;
                 &big
             }
         };
@@ -760,7 +760,7 @@ impl Queue {
         refused: &mut Option<Violation>,
     ) -> Result {
         bounce.clear();
-        bounce.resize(len, 0, GFP_KERNEL)?;
+        bounce.resize(len, 0, GFP_KERNEL_ACCOUNT)?;
         submit.copy_out(at, bounce)?;
         self.check(bounce, refused)
     }
@@ -869,7 +869,7 @@ impl Queue {
         }
         let off = self.geo.slot_offset(m.slot).ok_or(EINVAL)? as usize;
         buf.clear();
-        buf.resize(m.len as usize, 0, GFP_KERNEL)?;
+        buf.resize(m.len as usize, 0, GFP_KERNEL_ACCOUNT)?;
         // SAFETY: payload slots have no writable user mapping, and we hold `inner`.
         unsafe { self.payload.read_bytes(off, buf)? };
         Ok(Taken { prio: p, head: g.heads[p], seq: m.seq })

@@ -25,6 +25,9 @@ use kernel::{
 
 use crate::{ring, shm::SharedMem, uapi::*};
 
+/// `KRING_IOC_REGION_WRITE` copies at most this many bytes per bounce.
+const WRITE_CHUNK: usize = 64 * 1024;
+
 /// One slot of the id table: the generation of the last region with this id, and whether a
 /// live region holds it.
 struct IdSlot {
@@ -82,7 +85,7 @@ impl IdLease {
             return Ok(Self { id: i as u32, generation: s.generation });
         }
         let id = u32::try_from(t.slots.len()).map_err(|_| ENOMEM)?;
-        t.slots.push(IdSlot { generation: 1, live: true }, GFP_KERNEL)?;
+        t.slots.push(IdSlot { generation: 1, live: true }, GFP_KERNEL_ACCOUNT)?;
         Ok(Self { id, generation: 1 })
     }
 }
@@ -108,7 +111,7 @@ impl Charge {
         let i = match t.users.iter().position(|(u, _)| *u == uid) {
             Some(i) => i,
             None => {
-                t.users.push((uid, 0), GFP_KERNEL)?;
+                t.users.push((uid, 0), GFP_KERNEL_ACCOUNT)?;
                 t.users.len() - 1
             }
         };
@@ -177,7 +180,7 @@ impl Region {
                 mem,
                 inner <- new_mutex!(Inner { committed: 0, sealed: false }),
             }),
-            GFP_KERNEL,
+            GFP_KERNEL_ACCOUNT,
         )
     }
 
@@ -208,14 +211,21 @@ impl Region {
     }
 
     /// Copies `len` bytes from user memory at `addr` into a kernel buffer (no lock held).
+    /// Callers bound `len` by the region's size first, so the buffer is never larger than
+    /// memory the caller was already charged for; it is charged to the caller's cgroup too.
     fn bounce(addr: u64, len: u32) -> Result<KVVec<u8>> {
         let addr = usize::try_from(addr).map_err(|_| EFAULT)?;
         let mut buf = KVVec::new();
-        UserSlice::new(UserPtr::from_addr(addr), len as usize).read_all(&mut buf, GFP_KERNEL)?;
+        UserSlice::new(UserPtr::from_addr(addr), len as usize).read_all(&mut buf, GFP_KERNEL_ACCOUNT)?;
         Ok(buf)
     }
 
     /// `KRING_IOC_REGION_WRITE`: unsealed Immutable or Slab. `EPERM` when sealed or AppendOnly.
+    ///
+    /// The bytes travel in chunks of `WRITE_CHUNK` (one bounce buffer of that size, however
+    /// large the write), each copied from user memory with no lock held and stored under
+    /// `inner`. A write that races a seal of its own region may be partly applied: it returns
+    /// `EPERM`, and the region holds what was stored before the seal.
     pub(crate) fn write(&self, w: &KringRegionWrite) -> Result {
         if w.flags != 0 {
             return Err(EINVAL);
@@ -226,27 +236,48 @@ impl Region {
         if !ring::range_inside(w.offset, w.len as u64, self.size) {
             return Err(EINVAL);
         }
-        let buf = Self::bounce(w.addr, w.len)?;
-        let g = self.inner.lock();
-        if g.sealed {
+        if self.inner.lock().sealed {
             return Err(EPERM);
         }
+        let addr = usize::try_from(w.addr).map_err(|_| EFAULT)?;
         let off = usize::try_from(w.offset).map_err(|_| EINVAL)?;
-        // SAFETY: Immutable regions have no writable user mapping and we hold `inner`, which
-        // serialises kernel writers. Slab regions may be written by user space concurrently;
-        // the copy creates no reference, so a racing user write only changes which bytes win.
-        unsafe { self.mem.write_bytes(off, &buf) }?;
-        drop(g);
+        let total = w.len as usize;
+        let mut reader = UserSlice::new(UserPtr::from_addr(addr), total).reader();
+        let mut buf = KVVec::with_capacity(total.min(WRITE_CHUNK), GFP_KERNEL_ACCOUNT)?;
+        let mut done = 0usize;
+        while done < total {
+            let n = (total - done).min(WRITE_CHUNK);
+            buf.clear();
+            buf.resize(n, 0, GFP_KERNEL_ACCOUNT)?;
+            reader.read_slice(&mut buf)?;
+            let g = self.inner.lock();
+            if g.sealed {
+                return Err(EPERM);
+            }
+            let at = off.checked_add(done).ok_or(EINVAL)?;
+            // SAFETY: Immutable regions have no writable user mapping and we hold `inner`,
+            // which serialises kernel writers. Slab regions may be written by user space
+            // concurrently; the copy creates no reference, so a racing user write only changes
+            // which bytes win. `at + n` lies inside the region: `offset + len` was checked.
+            unsafe { self.mem.write_bytes(at, &buf) }?;
+            drop(g);
+            done += n;
+        }
         Ok(())
     }
 
-    /// `KRING_IOC_REGION_APPEND`: returns the new committed length. `ENOSPC` past `max_size`.
+    /// `KRING_IOC_REGION_APPEND`: returns the new committed length. `ENOSPC` past `max_size`,
+    /// decided before anything is allocated or copied (and again under the lock, since another
+    /// append may have taken the room meanwhile).
     pub(crate) fn append(&self, a: &KringRegionAppend) -> Result<u64> {
         if a.flags != 0 || a.committed != 0 {
             return Err(EINVAL);
         }
         if self.policy != KRING_REGION_APPEND_ONLY {
             return Err(EINVAL);
+        }
+        if !ring::range_inside(self.inner.lock().committed, a.len as u64, self.size) {
+            return Err(ENOSPC);
         }
         let buf = Self::bounce(a.addr, a.len)?;
         let mut g = self.inner.lock();

@@ -52,7 +52,7 @@ pub(crate) fn insert(name: &[u8], queue: &Arc<Queue>) -> Result {
     }
     let mut buf = [0u8; KRING_NAME_MAX];
     buf.get_mut(..name.len()).ok_or(EINVAL)?.copy_from_slice(name);
-    r.entries.push(Entry { name: buf, len: name.len(), queue: queue.clone() }, GFP_KERNEL)?;
+    r.entries.push(Entry { name: buf, len: name.len(), queue: queue.clone() }, GFP_KERNEL_ACCOUNT)?;
     queue.set_named(true);
     Ok(())
 }

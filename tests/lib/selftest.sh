@@ -39,7 +39,8 @@ for report in \
 	"kmemleak: 2 new suspected memory leaks (see /sys/kernel/debug/kmemleak)" \
 	"rust_kernel: panicked at src/kring.rs:12:5:" \
 	"BUG: sleeping function called from invalid context at mm/slub.c:4000" \
-	"INFO: task kring-test:90 blocked for more than 120 seconds."; do
+	"INFO: task kring-test:90 blocked for more than 60 seconds." \
+	"watchdog: BUG: soft lockup - CPU#1 stuck for 61s! [kring-test:90]"; do
 	expect "catches: ${report:0:50}" 1 "$BOOT
 [ 60.0] $M
 [ 60.5] $report"
