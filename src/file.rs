@@ -52,16 +52,20 @@ plain_abi!(
 struct Binding {
     queue: Arc<Queue>,
     rights: u32,
-    /// The submission area of this fd, allocated on first use (`ENTER` or `mmap`). Its lock
-    /// comes before `Queue::inner` (see `queue.rs`); holders never touch user memory.
-    submit: Pin<KBox<Mutex<Option<SharedMem>>>>,
+    /// The submission area of this fd, allocated on first use (`ENTER` or `mmap`) and never
+    /// replaced, so its users (an `ENTER` waiting for room, `->mmap` under `mmap_lock`) hold
+    /// no lock for it.
+    submit: SetOnce<SharedMem>,
+    /// Serialises the first allocation of `submit` only: held across that allocation and
+    /// nothing else (never across a wait or a user copy).
+    submit_alloc: Pin<KBox<Mutex<()>>>,
 }
 
 impl Binding {
     fn new(queue: Arc<Queue>, rights: u32) -> Result<Self> {
-        let submit = KBox::pin_init(new_mutex!(None), GFP_KERNEL_ACCOUNT)?;
+        let submit_alloc = KBox::pin_init(new_mutex!(()), GFP_KERNEL_ACCOUNT)?;
         queue.attach(rights)?;
-        Ok(Self { queue, rights, submit })
+        Ok(Self { queue, rights, submit: SetOnce::new(), submit_alloc })
     }
 
     fn need(&self, right: u32) -> Result<&Queue> {
@@ -71,16 +75,17 @@ impl Binding {
         Ok(&self.queue)
     }
 
-    /// Runs `f` on this fd's submission area, allocating it first if needed.
-    fn with_submit_area<R>(&self, f: impl FnOnce(&SharedMem) -> Result<R>) -> Result<R> {
-        let mut g = self.submit.lock();
-        if g.is_none() {
-            *g = Some(SharedMem::new(self.queue.geo.submit_len as usize)?);
+    /// This fd's submission area, allocated first if needed. Nothing is held once it returns.
+    fn submit_area(&self) -> Result<&SharedMem> {
+        if let Some(area) = self.submit.as_ref() {
+            return Ok(area);
         }
-        match g.as_ref() {
-            Some(area) => f(area),
-            None => Err(ENOMEM),
+        let _first = self.submit_alloc.lock();
+        if self.submit.as_ref().is_none() {
+            // Under `submit_alloc` no one else populates it, so this cannot lose a race.
+            self.submit.populate(SharedMem::new(self.queue.geo.submit_len as usize)?);
         }
+        self.submit.as_ref().ok_or(ENOMEM)
     }
 }
 
@@ -91,10 +96,13 @@ impl Drop for Binding {
 }
 
 /// The credentials of the calling task, for access checks (as `open(2)` and `mq_open(3)`
-/// check the caller, not whoever opened some earlier fd).
+/// check the caller, not whoever opened some earlier fd). Like the VFS, kring checks and
+/// assigns ownership by the filesystem ids (`fsuid`, `fsgid`: equal to the effective ids unless
+/// the task changed them with `setfsuid(2)`). `kernel::cred::Credential` in 7.3 offers `euid`
+/// only, hence the raw read.
 struct Creds {
-    euid: bindings::kuid_t,
-    egid: bindings::kgid_t,
+    uid: bindings::kuid_t,
+    gid: bindings::kgid_t,
 }
 
 impl Creds {
@@ -103,7 +111,7 @@ impl Creds {
         // task runs this system call, and only the task itself could replace it.
         unsafe {
             let cred = (*bindings::get_current()).cred;
-            Self { euid: (*cred).euid, egid: (*cred).egid }
+            Self { uid: (*cred).fsuid, gid: (*cred).fsgid }
         }
     }
 
@@ -116,9 +124,9 @@ impl Creds {
 
     fn may(q: &Queue, rights: u32) -> bool {
         let c = Self::current();
-        let owner = c.euid.val == q.uid.val;
-        // SAFETY: plain FFI call: effective gid and supplementary groups of the current task.
-        let group = !owner && unsafe { bindings::in_egroup_p(q.gid) } != 0;
+        let owner = c.uid.val == q.uid.val;
+        // SAFETY: plain FFI call: filesystem gid and supplementary groups of the current task.
+        let group = !owner && unsafe { bindings::in_group_p(q.gid) } != 0;
         ring::mode_allows(q.mode, owner, group, rights) || Self::overrides()
     }
 }
@@ -194,7 +202,7 @@ impl KringFile {
         let addr = usize::try_from(a.addr).map_err(|_| EFAULT)?;
         let mut prog = KVVec::new();
         UserSlice::new(UserPtr::from_addr(addr), a.len as usize).reader().read_all(&mut prog, GFP_KERNEL_ACCOUNT)?;
-        let s = schemas::register(prog, Creds::current().euid.val)?;
+        let s = schemas::register(prog, Creds::current().uid.val)?;
         a.id = s.id();
         a.min_size = s.min_size();
         // `s` must be dropped (which takes `SCHEMAS`) only after this fd's lock is released.
@@ -313,25 +321,24 @@ impl KringFile {
                     return Err(EINVAL);
                 }
                 let q = self.bound()?.need(KRING_RIGHT_RECV)?;
-                let _one_at_a_time = q.recv_guard();
                 let mut out = args;
                 let mut buf = KVVec::new();
-                let taken = q.recv_take(&args, Self::timeout(f, args.timeout_ms), &mut out, &mut buf);
-                if let Err(e) = taken {
-                    if e == EOVERFLOW {
-                        write_arg(arg, &out)?;
+                let claim = match q.recv_take(&args, Self::timeout(f, args.timeout_ms), &mut out, &mut buf) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        if e == EOVERFLOW {
+                            write_arg(arg, &out)?;
+                        }
+                        return Err(e);
                     }
-                    return Err(e);
-                }
+                };
                 // Payload and reply reach user space (no queue lock held) before the message
-                // is consumed: a failed copy loses nothing.
+                // is consumed: a failed copy loses nothing (dropping the claim consumes nothing).
                 let addr = usize::try_from(args.addr).map_err(|_| EFAULT)?;
                 UserSlice::new(UserPtr::from_addr(addr), buf.len()).writer().write_slice(&buf)?;
                 write_arg(arg, &out)?;
-                if let Ok(t) = taken {
-                    if args.flags & KRING_RECV_PEEK == 0 {
-                        q.recv_commit(t);
-                    }
+                if args.flags & KRING_RECV_PEEK == 0 {
+                    claim.commit();
                 }
                 Ok(0)
             }
@@ -355,7 +362,7 @@ impl KringFile {
                 } else {
                     let q = b.need(KRING_RIGHT_SEND)?;
                     let mut refused = None;
-                    let r = b.with_submit_area(|area| Ok(q.enter(area, &args, timeout, &mut refused)));
+                    let r = b.submit_area().map(|area| q.enter(area, &args, timeout, &mut refused));
                     // Entry `start + n` is the one that stopped the batch.
                     let n = r.as_ref().map_or(0, |(n, _)| *n);
                     self.refused(q, refused, args.start.wrapping_add(n));
@@ -397,7 +404,7 @@ impl KringFile {
                 if self.binding.as_ref().is_some() {
                     return Err(EISCONN);
                 }
-                let region = Region::new(&c, Creds::current().euid.val)?;
+                let region = Region::new(&c, Creds::current().uid.val)?;
                 self.bind_any(Bound::Region(region, true)).map(|()| 0)
             }
             KRING_IOC_REGION_INFO => {
@@ -487,7 +494,7 @@ impl KringFile {
             }
         };
         let c = Creds::current();
-        let queue = Queue::new(geo, schema, a.mode, c.euid, c.egid)?;
+        let queue = Queue::new(geo, schema, a.mode, c.uid, c.gid)?;
         let binding = Binding::new(queue.clone(), a.rights)?;
         if let Some(name) = name {
             registry::insert(name, &queue)?;
@@ -519,7 +526,7 @@ impl KringFile {
         let name = name_of(&a.name)?.ok_or(EINVAL)?;
         registry::remove(name, |q| {
             // Like a sticky directory: only the owner (or CAP_DAC_OVERRIDE) removes a name.
-            if Creds::current().euid.val == q.uid.val || Creds::overrides() {
+            if Creds::current().uid.val == q.uid.val || Creds::overrides() {
                 Ok(())
             } else {
                 Err(EACCES)
@@ -549,7 +556,7 @@ impl KringFile {
             KRING_OFF_ENTRIES if recv => (&q.entries, false),
             KRING_OFF_PAYLOAD if recv => (&q.payload, false),
             KRING_OFF_SUBMIT if b.rights & KRING_RIGHT_SEND != 0 => {
-                return b.with_submit_area(|area| Self::map_area(vma, area, true));
+                return Self::map_area(vma, b.submit_area()?, true);
             }
             KRING_OFF_ENTRIES | KRING_OFF_PAYLOAD | KRING_OFF_SUBMIT => return Err(EACCES),
             _ => return Err(EINVAL),

@@ -3,7 +3,7 @@
 //!
 //! This is the crate root of the module. It registers the misc device `/dev/kring` and routes
 //! its file operations; the ABI it speaks is defined in [`uapi`] (shared with user space) and
-//! documented in `Documentation/uapi.rst`.
+//! documented in `Documentation/uapi.md`.
 //!
 //! Files: `chardev` (raw file operations and misc registration), `file` (an open `/dev/kring`:
 //! ioctls, mmap, poll), `queue` (a queue and its lock order), `registry` (the name table),

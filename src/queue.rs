@@ -4,13 +4,13 @@
 //! # Lock order (outermost first)
 //!
 //! 1. `registry::REGISTRY` (global mutex: the name table)
-//! 2. `file::Binding::submit` (per-fd mutex: the submission area; `->mmap` takes it too)
-//! 3. `Queue::recv_lock` (per-queue mutex: one kernel-side receive at a time)
-//! 4. `Queue::inner` (mutex: everything that changes)
-//! 5. the region leaves: `Region::inner`, `region::REGION_IDS`, `region::REGION_BYTES`
+//! 2. `file::Binding::submit_alloc` (per-fd mutex, held only across the first allocation of
+//!    the fd's submission area, by `ENTER` or `->mmap`; never across a wait)
+//! 3. `Queue::inner` (mutex: everything that changes; released by every wait)
+//! 4. the region leaves: `Region::inner`, `region::REGION_IDS`, `region::REGION_BYTES`
 //!    (taken under `Queue::inner` when a batched descriptor is validated or a consumed
 //!    descriptor drops the last reference to its region)
-//! 6. `schemas::SCHEMAS` (a leaf, taken when a queue's last reference drops, possibly under
+//! 5. `schemas::SCHEMAS` (a leaf, taken when a queue's last reference drops, possibly under
 //!    `REGISTRY`)
 //!
 //! # Schemas
@@ -26,9 +26,11 @@
 //!
 //! User memory is never touched while `Queue::inner` is held: payloads go through a kernel
 //! bounce buffer (a sender stuck in a page fault, e.g. on FUSE or userfaultfd memory, cannot
-//! block anyone else). `Queue::recv_lock` is held across the receiver's own `copy_to_user`; only
-//! the receiver's own `KRING_IOC_RECV` calls wait for it. `->mmap` runs under `mmap_lock` and
-//! takes only `Binding::submit`, whose holders never touch user memory.
+//! block anyone else). No lock is held across a wait or a user copy: a kernel-side receive marks
+//! the message it is copying out as claimed (`Inner::recv_claimed`, [`RecvClaim`]) and drops
+//! the lock; a second `KRING_IOC_RECV` waits for the claim interruptibly, within its own timeout
+//! (`EAGAIN` at once with timeout 0). `->mmap` runs under `mmap_lock` and takes at most
+//! `Binding::submit_alloc`, whose holder only allocates.
 //!
 //! # Trust
 //!
@@ -119,6 +121,10 @@ struct Inner {
     wake_room: u32,
     /// The last consumer index read from the consumer page was refused.
     corrupt: bool,
+    /// A kernel-side receive (`KRING_IOC_RECV`) has taken the next message and is copying it
+    /// to user space with no lock held; other kernel-side receives wait for it to end (see
+    /// [`RecvClaim`]) instead of taking the same message.
+    recv_claimed: bool,
 }
 
 type InnerGuard<'a> = Guard<'a, Inner, MutexBackend>;
@@ -155,10 +161,36 @@ impl Drop for QueueCount {
 }
 
 /// What a kernel-side receive took: committed only after the copy to user space succeeded.
-pub(crate) struct Taken {
+struct Taken {
     prio: usize,
     head: u32,
     seq: u64,
+}
+
+/// A kernel-side receive between take and commit: it owns `Inner::recv_claimed`, which it
+/// gives back (waking whoever waits for it) when committed or dropped, so a receive that fails
+/// to reach user memory consumes nothing and leaves the message to the next one.
+pub(crate) struct RecvClaim<'a> {
+    queue: &'a Queue,
+    taken: Taken,
+    done: bool,
+}
+
+impl RecvClaim<'_> {
+    /// Consumes the message unless the receiver already consumed it through its mapping.
+    pub(crate) fn commit(mut self) {
+        self.done = true;
+        self.queue.recv_commit(&self.taken);
+    }
+}
+
+impl Drop for RecvClaim<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.queue.inner.lock().recv_claimed = false;
+            self.queue.wait.notify_all();
+        }
+    }
 }
 
 /// A queue. Shared (`Arc`) by the fds bound to it and, while named, by the name table.
@@ -174,8 +206,6 @@ pub(crate) struct Queue {
     pub(crate) consumer: SharedMem,
     pub(crate) entries: SharedMem,
     pub(crate) payload: SharedMem,
-    #[pin]
-    recv_lock: Mutex<()>,
     #[pin]
     inner: Mutex<Inner>,
     /// Woken on every change a waiter or poller may care about.
@@ -256,7 +286,6 @@ impl Queue {
                 consumer,
                 entries,
                 payload,
-                recv_lock <- new_mutex!(()),
                 inner <- new_mutex!(Inner {
                     tails: [0; KRING_NR_PRIO],
                     heads: [0; KRING_NR_PRIO],
@@ -272,6 +301,7 @@ impl Queue {
                     wake_senders: false,
                     wake_room: 0,
                     corrupt: false,
+                    recv_claimed: false,
                 }),
                 wait,
             }),
@@ -823,7 +853,11 @@ impl Queue {
     /// Waits until a message is pending. Errors: `EAGAIN` (empty, no wait asked), `EPIPE` (no
     /// sender can ever exist), `ETIMEDOUT`, `EINTR`.
     fn wait_message(&self, guard: &mut InnerGuard<'_>, timeout_ms: u32) -> Result {
-        let mut left = timeout_jiffies(timeout_ms);
+        self.wait_message_for(guard, timeout_ms, &mut timeout_jiffies(timeout_ms))
+    }
+
+    /// [`Self::wait_message`] with the time `left` of a longer wait.
+    fn wait_message_for(&self, guard: &mut InnerGuard<'_>, timeout_ms: u32, left: &mut Option<Jiffies>) -> Result {
         loop {
             self.sync_heads(guard);
             if guard.corrupt {
@@ -838,27 +872,33 @@ impl Queue {
             if timeout_ms == 0 {
                 return Err(EAGAIN);
             }
-            self.sleep(guard, &mut left)?;
+            self.sleep(guard, left)?;
         }
-    }
-
-    /// Serialises kernel-side receives (`KRING_IOC_RECV`) from take to commit.
-    pub(crate) fn recv_guard(&self) -> kernel::sync::MutexGuard<'_, ()> {
-        self.recv_lock.lock()
     }
 
     /// `KRING_IOC_RECV`, first half: waits for the next message and copies it into `buf`
     /// (kernel memory). `out` receives its description, also when the caller's buffer is too
-    /// small (`EOVERFLOW`). Nothing is consumed until [`Self::recv_commit`]. The caller holds
-    /// [`Self::recv_guard`].
-    pub(crate) fn recv_take(&self, args: &KringRecv, timeout_ms: u32, out: &mut KringRecv, buf: &mut KVVec<u8>) -> Result<Taken> {
+    /// small (`EOVERFLOW`). Nothing is consumed until [`RecvClaim::commit`]; until then other
+    /// kernel-side receives of this queue wait (interruptibly, within their own timeout; with
+    /// timeout 0 they get `EAGAIN` at once) rather than take the same message.
+    pub(crate) fn recv_take(&self, args: &KringRecv, timeout_ms: u32, out: &mut KringRecv, buf: &mut KVVec<u8>) -> Result<RecvClaim<'_>> {
         if args.flags & !KRING_RECV_PEEK != 0 {
             return Err(EINVAL);
         }
         let mut g = self.inner.lock();
         // Judge the consumer page as it is now, not as some earlier sync saw it.
         g.corrupt = false;
-        self.wait_message(&mut g, timeout_ms)?;
+        let mut left = timeout_jiffies(timeout_ms);
+        loop {
+            self.wait_message_for(&mut g, timeout_ms, &mut left)?;
+            if !g.recv_claimed {
+                break;
+            }
+            if timeout_ms == 0 {
+                return Err(EAGAIN);
+            }
+            self.sleep(&mut g, &mut left)?;
+        }
         let (p, m) = self.next(&g).ok_or(EAGAIN)?;
         out.msg_len = m.len;
         out.seq = m.seq;
@@ -872,19 +912,25 @@ impl Queue {
         buf.resize(m.len as usize, 0, GFP_KERNEL_ACCOUNT)?;
         // SAFETY: payload slots have no writable user mapping, and we hold `inner`.
         unsafe { self.payload.read_bytes(off, buf)? };
-        Ok(Taken { prio: p, head: g.heads[p], seq: m.seq })
+        g.recv_claimed = true;
+        Ok(RecvClaim { queue: self, taken: Taken { prio: p, head: g.heads[p], seq: m.seq }, done: false })
     }
 
     /// `KRING_IOC_RECV`, second half, after the payload and the reply reached user space:
-    /// consumes the message unless the receiver already consumed it through its mapping.
-    pub(crate) fn recv_commit(&self, t: Taken) {
+    /// consumes the message unless the receiver already consumed it through its mapping, and
+    /// ends the claim.
+    fn recv_commit(&self, t: &Taken) {
         let mut g = self.inner.lock();
+        g.recv_claimed = false;
         self.sync_heads(&mut g);
         let p = t.prio;
         let still = g.heads.get(p) == Some(&t.head)
             && g.meta.get(self.meta_index(p, t.head)).map(|m| m.seq) == Some(t.seq)
             && g.heads[p] != g.tails[p];
         if !still {
+            drop(g);
+            // Whoever waits for the claim to end.
+            self.wait.notify_all();
             return;
         }
         let mi = self.meta_index(p, t.head);

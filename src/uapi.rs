@@ -7,7 +7,7 @@
 //! layout here against the C header, and the module checks the ioctl numbers against the
 //! kernel's own `_IOR`/`_IOW` at compile time.
 //!
-//! ABI rules (see `Documentation/uapi.rst`):
+//! ABI rules (see `Documentation/uapi.md`):
 //! - every struct is `#[repr(C)]`, built from fixed-width fields only, with explicit padding and
 //!   the same layout on 32- and 64-bit user space (so `compat_ioctl` needs no translation);
 //! - reserved fields must be zero on input (the kernel rejects anything else with `EINVAL`) and

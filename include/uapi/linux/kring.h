@@ -5,7 +5,7 @@
  * User-space ABI of /dev/kring. The Rust twin of this header is src/uapi.rs; a host test
  * (tools/kring/tests/c_header.rs) proves both agree on sizes, offsets and ioctl numbers.
  *
- * ABI rules (Documentation/uapi.rst): fixed-width fields only, explicit padding, identical
+ * ABI rules (Documentation/uapi.md): fixed-width fields only, explicit padding, identical
  * layout for 32- and 64-bit user space; reserved fields are zero in both directions;
  * incompatible changes bump KRING_ABI_MAJOR, compatible additions bump KRING_ABI_MINOR and
  * set a KRING_FEAT_* bit.

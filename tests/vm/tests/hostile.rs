@@ -10,6 +10,8 @@ use kring::{Region, RegionPolicy};
 use kring_vmtests::require_module;
 use rustix::io::Errno;
 use rustix::ioctl::{ioctl, Setter, Updater};
+use rustix::mm::{MapFlags, ProtFlags};
+use std::time::{Duration, Instant};
 
 fn append_raw(r: &Region, addr: u64, len: u32) -> Result<u64, Errno> {
     let mut a = KringRegionAppend { addr, len, flags: 0, committed: 0 };
@@ -67,4 +69,79 @@ fn a_write_outside_the_region_is_refused_and_a_large_write_arrives_whole() {
     assert!(s[at as usize..at as usize + data.len()] == data[..], "payload differs");
     assert!(s[at as usize + data.len()..].iter().all(|&b| b == 0));
     assert_eq!(write_raw(&r, 0, bytes.as_ptr() as u64, 16), Err(Errno::PERM), "sealed");
+}
+
+fn recv_raw(fd: std::os::fd::BorrowedFd<'_>, buf: &mut [u8], timeout_ms: u32) -> Result<u32, Errno> {
+    let mut r = KringRecv { addr: buf.as_mut_ptr() as u64, len: buf.len() as u32, flags: 0, timeout_ms, msg_len: 0, seq: 0, priority: 0, kind: 0, pad: [0; 6] };
+    // SAFETY: KRING_IOC_RECV is _IOWR of KringRecv, an integer-only struct; the kernel writes at
+    // most `len` bytes at `addr`, which `buf` provides.
+    unsafe { ioctl(fd, Updater::<{ KRING_IOC_RECV }, KringRecv>::new(&mut r)) }?;
+    Ok(r.msg_len)
+}
+
+/// Finding 3: `recv_lock` was held across a receiver's whole wait, so a second `RECV` with
+/// timeout 0 slept, uninterruptibly, for as long as the first one's timeout.
+#[test]
+fn a_recv_with_timeout_0_does_not_wait_for_another_threads_blocked_recv() {
+    require_module();
+    let q = kring::Queue::create(kring::QueueConfig::new(4, 64), &kring::CreateOptions::default()).unwrap();
+    let fd = q.receiver().as_fd();
+    std::thread::scope(|s| {
+        let blocked = s.spawn(move || {
+            let mut buf = [0u8; 64];
+            let t = Instant::now();
+            (recv_raw(fd, &mut buf, 4000), t.elapsed(), buf)
+        });
+        std::thread::sleep(Duration::from_millis(400));
+        let mut buf = [0u8; 64];
+        let t = Instant::now();
+        assert_eq!(recv_raw(fd, &mut buf, 0), Err(Errno::AGAIN));
+        let quick = t.elapsed();
+        let t = Instant::now();
+        assert_eq!(recv_raw(fd, &mut buf, 300), Err(Errno::TIMEDOUT));
+        let short = t.elapsed();
+        assert!(quick < Duration::from_millis(500), "timeout 0 waited {quick:?} for the other receive");
+        assert!(short < Duration::from_millis(1500), "a 300 ms receive waited {short:?}");
+        q.send(b"for the first", kring::MsgPriority::Normal).unwrap();
+        let (r, waited, got) = blocked.join().unwrap();
+        assert_eq!(r, Ok(13));
+        assert_eq!(&got[..13], b"for the first");
+        assert!(waited < Duration::from_millis(3500), "the blocked receive was not woken: {waited:?}");
+    });
+}
+
+/// Finding 3: `Binding::submit` was held across `ENTER`'s wait for room, and `->mmap` of the
+/// submission area takes it under `mmap_lock`: a second thread mapping it slept
+/// uninterruptibly, with `mmap_lock` held, until the batch's timeout.
+#[test]
+fn mapping_the_submission_area_does_not_wait_for_a_batch_waiting_for_room() {
+    require_module();
+    let q = kring::Queue::create(kring::QueueConfig::new(4, 64), &kring::CreateOptions::default()).unwrap();
+    let tx = q.sender();
+    for _ in 0..4 {
+        tx.send(b"fill", kring::MsgPriority::Normal).unwrap();
+    }
+    let len = tx.info().unwrap().submit_len as usize;
+    std::thread::scope(|s| {
+        let waiting = s.spawn(|| {
+            let t = Instant::now();
+            let r = tx.send_batch(&[(kring::MsgPriority::Normal, &b"later"[..])], Duration::from_millis(3000));
+            (r, t.elapsed())
+        });
+        std::thread::sleep(Duration::from_millis(400));
+        let t = Instant::now();
+        // SAFETY: a new shared mapping chosen by the kernel; it aliases nothing here and is
+        // unmapped below without having been dereferenced.
+        let p = unsafe {
+            rustix::mm::mmap(std::ptr::null_mut(), len, ProtFlags::READ | ProtFlags::WRITE, MapFlags::SHARED, tx.as_fd(), KRING_OFF_SUBMIT)
+        }
+        .unwrap();
+        let took = t.elapsed();
+        // SAFETY: the mapping made just above, `len` bytes long.
+        unsafe { rustix::mm::munmap(p, len) }.unwrap();
+        let (r, waited) = waiting.join().unwrap();
+        assert!(took < Duration::from_millis(500), "mmap waited {took:?} for the batch");
+        assert!(waited >= Duration::from_millis(2500), "the batch did not wait for room: {r:?} after {waited:?}");
+        assert!(matches!(r, Err(kring::Error::Timeout) | Ok(0)), "{r:?}");
+    });
 }
