@@ -92,7 +92,7 @@ vm_accel
 # 20 minutes, before any kring code exists. A boot that has not reached the test runner within
 # KRING_BOOT_LIMIT seconds is killed and tried once more; what happens after the guest started
 # is never retried.
-BOOT_LIMIT="${KRING_BOOT_LIMIT:-720}"
+BOOT_LIMIT="${KRING_BOOT_LIMIT:-1500}"
 vm_attempt() {
 	local waited=0 pid
 	: >"$log/vm"

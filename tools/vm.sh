@@ -7,7 +7,7 @@
 
 VM_CPUS="${KRING_VM_CPUS:-2}"
 VM_MEMORY="${KRING_VM_MEMORY:-2G}"
-VM_TIMEOUT="${KRING_VM_TIMEOUT:-1800}"
+VM_TIMEOUT="${KRING_VM_TIMEOUT:-2700}"
 # The soft-lockup detector reports a CPU stuck for 2 x watchdog_thresh: 60 s, not 20, because a
 # TCG vCPU can lose seconds to the host; the hung-task timeout (60 s) is in tools/kernel.config.
 VM_APPEND="${KRING_VM_APPEND:-watchdog_thresh=30}"
