@@ -255,10 +255,9 @@ impl Region {
                 return Err(EPERM);
             }
             let at = off.checked_add(done).ok_or(EINVAL)?;
-            // SAFETY: Immutable regions have no writable user mapping and we hold `inner`,
-            // which serialises kernel writers. Slab regions may be written by user space
-            // concurrently; the copy creates no reference, so a racing user write only changes
-            // which bytes win. `at + n` lies inside the region: `offset + len` was checked.
+            // `at + n` lies inside the region: `offset + len` was checked above.
+            // SAFETY: Immutable: no writable user mapping, and `inner` serialises kernel writers.
+            // Slab: the copy creates no reference; a racing user write only changes which bytes win.
             unsafe { self.mem.write_bytes(at, &buf) }?;
             drop(g);
             done += n;
