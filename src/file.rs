@@ -19,6 +19,7 @@ use kernel::{
 };
 
 use crate::{
+    limits::{self, UserCharge},
     module_parameters,
     queue::Queue,
     region::Region,
@@ -55,10 +56,16 @@ struct Binding {
     /// The submission area of this fd, allocated on first use (`ENTER` or `mmap`) and never
     /// replaced, so its users (an `ENTER` waiting for room, `->mmap` under `mmap_lock`) hold
     /// no lock for it.
-    submit: SetOnce<SharedMem>,
+    submit: SetOnce<SubmitArea>,
     /// Serialises the first allocation of `submit` only: held across that allocation and
     /// nothing else (never across a wait or a user copy).
     submit_alloc: Pin<KBox<Mutex<()>>>,
+}
+
+/// A sender's submission area and the charge its allocator pays for it.
+struct SubmitArea {
+    mem: SharedMem,
+    _charge: UserCharge,
 }
 
 impl Binding {
@@ -78,14 +85,17 @@ impl Binding {
     /// This fd's submission area, allocated first if needed. Nothing is held once it returns.
     fn submit_area(&self) -> Result<&SharedMem> {
         if let Some(area) = self.submit.as_ref() {
-            return Ok(area);
+            return Ok(&area.mem);
         }
         let _first = self.submit_alloc.lock();
         if self.submit.as_ref().is_none() {
+            let len = self.queue.geo.submit_len as usize;
+            // Paid by whoever makes the kernel allocate it, before it is allocated.
+            let charge = UserCharge::bytes(Creds::current().uid.val, limits::pages(len))?;
             // Under `submit_alloc` no one else populates it, so this cannot lose a race.
-            self.submit.populate(SharedMem::new(self.queue.geo.submit_len as usize)?);
+            self.submit.populate(SubmitArea { mem: SharedMem::new(len)?, _charge: charge });
         }
-        self.submit.as_ref().ok_or(ENOMEM)
+        self.submit.as_ref().map(|a| &a.mem).ok_or(ENOMEM)
     }
 }
 
@@ -445,8 +455,10 @@ impl KringFile {
                     return Err(EISCONN);
                 }
                 // Read access is granted to the receiver of a queued descriptor, and nobody else.
+                // `queue_fd` must be a queue fd with the receive right: `EBADF` for any other
+                // fd (not kring, unbound, a region, or a queue fd without that right).
                 let region = crate::chardev::with_kring_fd(a.queue_fd, |qf| {
-                    let q = qf.bound()?.need(KRING_RIGHT_RECV)?;
+                    let q = qf.bound().map_err(|_| EBADF)?.need(KRING_RIGHT_RECV)?;
                     Ok(q.region_in_flight(a.region_id, a.generation))
                 })?;
                 match region {
@@ -589,7 +601,7 @@ impl KringFile {
         let Ok(b) = self.bound() else {
             return bindings::POLLERR;
         };
-        b.queue.poll_wait(f, &table);
+        b.queue.poll_wait(f, &table, b.rights);
         let (r, w, hup) = b.queue.readiness(b.rights);
         let mut mask = 0;
         if r {

@@ -5,7 +5,8 @@
 //! its file operations; the ABI it speaks is defined in [`uapi`] (shared with user space) and
 //! documented in `Documentation/uapi.md`.
 //!
-//! Files: `chardev` (raw file operations and misc registration), `file` (an open `/dev/kring`:
+//! Files: `chardev` (raw file operations and misc registration), `deadline` (timed waits that
+//! never end early), `file` (an open `/dev/kring`:
 //! ioctls, mmap, poll), `queue` (a queue and its lock order), `registry` (the name table),
 //! `shm` (shared memory glue), and the `core`-only `uapi` and `ring` shared with user space.
 
@@ -15,7 +16,9 @@ use kernel::{
 };
 
 mod chardev;
+mod deadline;
 mod file;
+mod limits;
 mod queue;
 mod region;
 mod registry;
@@ -60,6 +63,14 @@ module! {
             default: 64,
             description: "Most schemas one user (who registered them first) keeps registered",
         },
+        max_user_queues: u32 {
+            default: 256,
+            description: "Most queues one user (filesystem uid of the creator) keeps alive",
+        },
+        max_user_bytes: u64 {
+            default: 256 << 20,
+            description: "Most bytes of queue memory (rings, slots, tables, submission areas) per user",
+        },
         max_user_region_bytes: u64 {
             default: 512 << 20,
             description: "Most region bytes alive per user (effective uid of the creator)",
@@ -100,6 +111,7 @@ struct KringModule {
 impl kernel::InPlaceModule for KringModule {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
         registry::init();
+        limits::init();
         region::init();
         schemas::init();
         pr_info!(
@@ -123,6 +135,7 @@ impl PinnedDrop for KringModule {
         registry::clear();
         region::clear();
         schemas::clear();
+        limits::clear();
         pr_info!("kring {} unloaded\n", KRING_RELEASE);
     }
 }

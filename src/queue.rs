@@ -64,13 +64,17 @@ use kernel::{
         CondVarTimeoutResult,
         Mutex, //
     },
-    time::{
-        msecs_to_jiffies,
-        Jiffies, //
-    },
 };
 
 use crate::{
+    limits::{
+        self,
+        UserCharge, //
+    },
+    deadline::{
+        Deadline,
+        Sleep, //
+    },
     region::Region,
     schema::Violation,
     schemas::SchemaRef,
@@ -125,6 +129,28 @@ struct Inner {
     /// to user space with no lock held; other kernel-side receives wait for it to end (see
     /// [`RecvClaim`]) instead of taking the same message.
     recv_claimed: bool,
+    /// Tasks asleep on `Queue::readers` (for a message, or for a claim to end).
+    recv_sleepers: u32,
+    /// Tasks asleep on `Queue::writers` (for room).
+    send_sleepers: u32,
+}
+
+/// Which of a queue's wait queues a sleeper waits on.
+#[derive(Clone, Copy)]
+enum Side {
+    /// `Queue::readers`: a message, the end of a receive claim, or disconnection.
+    Readers,
+    /// `Queue::writers`: room, or disconnection.
+    Writers,
+}
+
+/// The wakeups a change calls for, decided under `Queue::inner` and done after it is
+/// dropped: `Some(n)` wakes that wait queue, which `n` tasks sleep on.
+#[derive(Clone, Copy, Default)]
+#[must_use]
+struct Wake {
+    readers: Option<u32>,
+    writers: Option<u32>,
 }
 
 type InnerGuard<'a> = Guard<'a, Inner, MutexBackend>;
@@ -187,8 +213,11 @@ impl RecvClaim<'_> {
 impl Drop for RecvClaim<'_> {
     fn drop(&mut self) {
         if !self.done {
-            self.queue.inner.lock().recv_claimed = false;
-            self.queue.wait.notify_all();
+            let mut g = self.queue.inner.lock();
+            g.recv_claimed = false;
+            let w = self.queue.wake_for(&g, true, false);
+            drop(g);
+            self.queue.wake(w);
         }
     }
 }
@@ -197,6 +226,8 @@ impl Drop for RecvClaim<'_> {
 #[pin_data]
 pub(crate) struct Queue {
     _count: QueueCount,
+    /// What the creator pays for this queue (see `limits`).
+    _user: UserCharge,
     pub(crate) geo: Geometry,
     pub(crate) schema: Option<SchemaRef>,
     pub(crate) mode: u32,
@@ -208,8 +239,16 @@ pub(crate) struct Queue {
     pub(crate) payload: SharedMem,
     #[pin]
     inner: Mutex<Inner>,
-    /// Woken on every change a waiter or poller may care about.
-    wait: PollCondVarBox,
+    /// Receivers wait here: woken when messages are published, a receive claim ends, or the
+    /// last sender goes.
+    readers: PollCondVarBox,
+    /// Senders wait here: woken when places are freed or the receiver goes.
+    writers: PollCondVarBox,
+    /// Whether any fd ever polled this queue. Pollers are not counted, so once there is one,
+    /// every change wakes the wait queue it concerns; before, only counted sleepers are woken
+    /// and a change no one waits for costs no wakeup. Set before the poller reads the state
+    /// under `inner`, read under `inner` by the waker: the lock orders the two.
+    polled: kernel::sync::atomic::Atomic<bool>,
 }
 
 fn head_off(p: usize) -> usize {
@@ -217,15 +256,6 @@ fn head_off(p: usize) -> usize {
 }
 fn tail_off(p: usize) -> usize {
     offset_of!(KringHeader, tail) + 4 * p
-}
-
-/// Converts a relative timeout into jiffies; `None` means infinite.
-fn timeout_jiffies(timeout_ms: u32) -> Option<Jiffies> {
-    if timeout_ms == KRING_TIMEOUT_INFINITE {
-        None
-    } else {
-        Some(msecs_to_jiffies(timeout_ms))
-    }
 }
 
 impl Queue {
@@ -239,6 +269,13 @@ impl Queue {
     ) -> Result<Arc<Self>> {
         let count = QueueCount::take()?;
         let rs = geo.ring_size as usize;
+        let n = KRING_NR_PRIO * rs;
+        // Everything below, in the bytes it takes, charged before any of it is allocated.
+        let tables = rs * size_of::<u32>() + n * (size_of::<Meta>() + size_of::<Option<Arc<Region>>>());
+        let bytes = [geo.header_len, geo.consumer_len, geo.entries_len, geo.payload_len]
+            .iter()
+            .fold(limits::pages(tables), |sum, &len| sum.saturating_add(limits::pages(len as usize)));
+        let user = UserCharge::queue(uid.val, bytes)?;
         let header = SharedMem::new(geo.header_len as usize)?;
         let consumer = SharedMem::new(geo.consumer_len as usize)?;
         let entries = SharedMem::new(geo.entries_len as usize)?;
@@ -248,7 +285,6 @@ impl Queue {
         for slot in (0..geo.ring_size).rev() {
             free.push(slot, GFP_KERNEL_ACCOUNT)?;
         }
-        let n = KRING_NR_PRIO * rs;
         let mut meta = KVVec::with_capacity(n, GFP_KERNEL_ACCOUNT)?;
         let mut held = KVVec::with_capacity(n, GFP_KERNEL_ACCOUNT)?;
         for _ in 0..n {
@@ -273,10 +309,12 @@ impl Queue {
             },
         )?;
 
-        let wait = PollCondVarBox::new(c"kring_queue", static_lock_class!())?;
+        let readers = PollCondVarBox::new(c"kring_queue_readers", static_lock_class!())?;
+        let writers = PollCondVarBox::new(c"kring_queue_writers", static_lock_class!())?;
         Arc::pin_init(
             try_pin_init!(Self {
                 _count: count,
+                _user: user,
                 geo,
                 schema,
                 mode,
@@ -302,8 +340,12 @@ impl Queue {
                     wake_room: 0,
                     corrupt: false,
                     recv_claimed: false,
+                    recv_sleepers: 0,
+                    send_sleepers: 0,
                 }),
-                wait,
+                readers,
+                writers,
+                polled: kernel::sync::atomic::Atomic::new(false),
             }),
             GFP_KERNEL_ACCOUNT,
         )
@@ -426,28 +468,69 @@ impl Queue {
         Self::queued(inner) < self.geo.ring_size
     }
 
-    /// Sleeps once on the queue's wait queue. `left` is the remaining time (`None`: infinite).
-    fn sleep(&self, guard: &mut InnerGuard<'_>, left: &mut Option<Jiffies>) -> Result {
-        match left {
-            None => {
-                if self.wait.wait_interruptible(guard) {
-                    return Err(EINTR);
+    /// The wakeups a change to `inner` calls for: the readers' wait queue if `readers` and
+    /// someone sleeps or polls there, the same for the writers'.
+    fn wake_for(&self, inner: &Inner, readers: bool, writers: bool) -> Wake {
+        let polled = self.polled.load(Relaxed);
+        let want = |asked: bool, n: u32| (asked && (n > 0 || polled)).then_some(n);
+        Wake { readers: want(readers, inner.recv_sleepers), writers: want(writers, inner.send_sleepers) }
+    }
+
+    /// Does the wakeups `w`, with `inner` no longer held. A lone sleeper gets a synchronous
+    /// wakeup, as pipes and sockets give: the waker is about to sleep or return, so the wakee
+    /// may as well run on this CPU; pollers are always woken (they do not wait exclusively).
+    fn wake(&self, w: Wake) {
+        for (n, cv) in [(w.readers, &self.readers), (w.writers, &self.writers)] {
+            match n {
+                None => {}
+                Some(1) => cv.notify_sync(),
+                Some(_) => cv.notify_all(),
+            }
+        }
+    }
+
+    /// Sleeps once on the wait queue of `side`, until woken, a signal, or `deadline`.
+    /// `ETIMEDOUT` once the deadline has passed (checked before sleeping, so a waiter always
+    /// looks at the state once more after its last sleep), `EINTR` on a signal.
+    fn sleep(&self, guard: &mut InnerGuard<'_>, side: Side, deadline: &Deadline) -> Result {
+        let how = deadline.sleep();
+        if let Sleep::Expired = how {
+            return Err(ETIMEDOUT);
+        }
+        let cv = match side {
+            Side::Readers => {
+                guard.recv_sleepers += 1;
+                &self.readers
+            }
+            Side::Writers => {
+                guard.send_sleepers += 1;
+                &self.writers
+            }
+        };
+        let r = match how {
+            Sleep::For(j) => match cv.wait_interruptible_timeout(guard, j) {
+                CondVarTimeoutResult::Signal { .. } => Err(EINTR),
+                CondVarTimeoutResult::Timeout | CondVarTimeoutResult::Woken { .. } => Ok(()),
+            },
+            _ => {
+                if cv.wait_interruptible(guard) {
+                    Err(EINTR)
+                } else {
+                    Ok(())
                 }
             }
-            Some(0) => return Err(ETIMEDOUT),
-            Some(j) => match self.wait.wait_interruptible_timeout(guard, *j) {
-                CondVarTimeoutResult::Signal { .. } => return Err(EINTR),
-                CondVarTimeoutResult::Timeout => *left = Some(0),
-                CondVarTimeoutResult::Woken { jiffies } => *left = Some(jiffies),
-            },
+        };
+        match side {
+            Side::Readers => guard.recv_sleepers = guard.recv_sleepers.saturating_sub(1),
+            Side::Writers => guard.send_sleepers = guard.send_sleepers.saturating_sub(1),
         }
-        Ok(())
+        r
     }
 
     /// Waits until the queue has room. Errors: `ENOSPC` (full, no wait asked), `EPIPE` (no
     /// receiver can ever exist), `ETIMEDOUT`, `EINTR`.
     fn wait_room(&self, guard: &mut InnerGuard<'_>, timeout_ms: u32) -> Result {
-        let mut left = timeout_jiffies(timeout_ms);
+        let deadline = Deadline::after_ms(timeout_ms);
         loop {
             if !guard.receiver && !guard.named {
                 return Err(EPIPE);
@@ -458,7 +541,7 @@ impl Queue {
             if timeout_ms == 0 {
                 return Err(ENOSPC);
             }
-            self.sleep(guard, &mut left)?;
+            self.sleep(guard, Side::Writers, &deadline)?;
         }
     }
 
@@ -576,8 +659,9 @@ impl Queue {
             unsafe { mem.write_bytes(off, data) }
         })?;
         self.publish(&g);
+        let w = self.wake_for(&g, true, false);
         drop(g);
-        self.wait.notify_all();
+        self.wake(w);
         Ok(())
     }
 
@@ -601,8 +685,9 @@ impl Queue {
         self.wait_room(&mut g, timeout_ms)?;
         self.enqueue_desc(&mut g, region, offset, length, prio)?;
         self.publish(&g);
+        let w = self.wake_for(&g, true, false);
         drop(g);
-        self.wait.notify_all();
+        self.wake(w);
         Ok(())
     }
 
@@ -656,7 +741,7 @@ impl Queue {
         // With a schema, inline payloads are copied here, checked, and queued from here: what
         // is checked is what is queued, and a refused payload never reaches a payload slot.
         let mut bounce = KVVec::new();
-        let mut left = timeout_jiffies(wait_ms);
+        let deadline = Deadline::after_ms(wait_ms);
         let mut result = Ok(());
         for i in args.start..end {
             // Read the entry once, into kernel memory; validate only the copy.
@@ -727,9 +812,11 @@ impl Queue {
                     if core::mem::take(&mut unpublished) {
                         self.publish(g);
                     }
-                    self.wait.notify_all();
+                    let w = self.wake_for(g, true, false);
+                    // Wakes without dropping the lock: the receiver sleeps until we do.
+                    self.wake(w);
                 }
-                if let Err(e) = self.sleep(g, &mut left) {
+                if let Err(e) = self.sleep(g, Side::Writers, &deadline) {
                     break Err(e);
                 }
             };
@@ -752,15 +839,21 @@ impl Queue {
             unpublished = true;
             done += 1;
         }
+        let mut w = Wake::default();
         if let Some(g) = guard {
             if unpublished {
                 self.publish(&g);
             }
+            if done > 0 {
+                w = self.wake_for(&g, true, false);
+            }
             drop(g);
+        } else if done > 0 {
+            // The last entries were published when the lock was dropped to prepare the next.
+            let g = self.inner.lock();
+            w = self.wake_for(&g, true, false);
         }
-        if done > 0 {
-            self.wait.notify_all();
-        }
+        self.wake(w);
         (done, result)
     }
 
@@ -853,11 +946,11 @@ impl Queue {
     /// Waits until a message is pending. Errors: `EAGAIN` (empty, no wait asked), `EPIPE` (no
     /// sender can ever exist), `ETIMEDOUT`, `EINTR`.
     fn wait_message(&self, guard: &mut InnerGuard<'_>, timeout_ms: u32) -> Result {
-        self.wait_message_for(guard, timeout_ms, &mut timeout_jiffies(timeout_ms))
+        self.wait_message_for(guard, timeout_ms, &Deadline::after_ms(timeout_ms))
     }
 
-    /// [`Self::wait_message`] with the time `left` of a longer wait.
-    fn wait_message_for(&self, guard: &mut InnerGuard<'_>, timeout_ms: u32, left: &mut Option<Jiffies>) -> Result {
+    /// [`Self::wait_message`] within the `deadline` of a longer wait.
+    fn wait_message_for(&self, guard: &mut InnerGuard<'_>, timeout_ms: u32, deadline: &Deadline) -> Result {
         loop {
             self.sync_heads(guard);
             if guard.corrupt {
@@ -872,7 +965,7 @@ impl Queue {
             if timeout_ms == 0 {
                 return Err(EAGAIN);
             }
-            self.sleep(guard, left)?;
+            self.sleep(guard, Side::Readers, deadline)?;
         }
     }
 
@@ -888,16 +981,16 @@ impl Queue {
         let mut g = self.inner.lock();
         // Judge the consumer page as it is now, not as some earlier sync saw it.
         g.corrupt = false;
-        let mut left = timeout_jiffies(timeout_ms);
+        let deadline = Deadline::after_ms(timeout_ms);
         loop {
-            self.wait_message_for(&mut g, timeout_ms, &mut left)?;
+            self.wait_message_for(&mut g, timeout_ms, &deadline)?;
             if !g.recv_claimed {
                 break;
             }
             if timeout_ms == 0 {
                 return Err(EAGAIN);
             }
-            self.sleep(&mut g, &mut left)?;
+            self.sleep(&mut g, Side::Readers, &deadline)?;
         }
         let (p, m) = self.next(&g).ok_or(EAGAIN)?;
         out.msg_len = m.len;
@@ -928,9 +1021,10 @@ impl Queue {
             && g.meta.get(self.meta_index(p, t.head)).map(|m| m.seq) == Some(t.seq)
             && g.heads[p] != g.tails[p];
         if !still {
-            drop(g);
             // Whoever waits for the claim to end.
-            self.wait.notify_all();
+            let w = self.wake_for(&g, true, false);
+            drop(g);
+            self.wake(w);
             return;
         }
         let mi = self.meta_index(p, t.head);
@@ -947,8 +1041,10 @@ impl Queue {
             let _ = h.cmpxchg(t.head, t.head.wrapping_add(1), Full);
         }
         self.clear_wake_senders(&mut g);
+        // The next receive, and senders waiting for the place this freed.
+        let w = self.wake_for(&g, true, true);
         drop(g);
-        self.wait.notify_all();
+        self.wake(w);
     }
 
     /// `KRING_IOC_WAIT`: sleeps until a message is pending. `EUCLEAN` if the receiver published
@@ -971,8 +1067,9 @@ impl Queue {
         self.sync_heads(&mut g);
         self.clear_wake_senders(&mut g);
         let corrupt = core::mem::take(&mut g.corrupt);
+        let w = self.wake_for(&g, false, true);
         drop(g);
-        self.wait.notify_all();
+        self.wake(w);
         if corrupt {
             Err(EUCLEAN)
         } else {
@@ -1022,14 +1119,18 @@ impl Queue {
         if rights & KRING_RIGHT_SEND != 0 {
             g.senders = g.senders.saturating_sub(1);
         }
+        let w = self.wake_for(&g, true, true);
         drop(g);
-        self.wait.notify_all();
+        self.wake(w);
     }
 
     /// Marks the queue named or not (called by the registry, under its lock).
     pub(crate) fn set_named(&self, named: bool) {
-        self.inner.lock().named = named;
-        self.wait.notify_all();
+        let mut g = self.inner.lock();
+        g.named = named;
+        let w = self.wake_for(&g, true, true);
+        drop(g);
+        self.wake(w);
     }
 
     /// The counters and configuration for `KRING_IOC_INFO`.
@@ -1054,8 +1155,16 @@ impl Queue {
         out.submit_len = self.geo.submit_len;
     }
 
-    /// Waits on the queue's poll wait queue (for `poll`).
-    pub(crate) fn poll_wait(&self, file: &kernel::fs::File, table: &kernel::sync::poll::PollTable<'_>) {
-        table.register_wait(file, &self.wait);
+    /// Registers a poller on the wait queues that concern an fd with `rights`; call before
+    /// [`Self::readiness`] (see `Queue::polled`).
+    pub(crate) fn poll_wait(&self, file: &kernel::fs::File, table: &kernel::sync::poll::PollTable<'_>, rights: u32) {
+        self.polled.store(true, Relaxed);
+        if rights & KRING_RIGHT_RECV != 0 {
+            table.register_wait(file, &self.readers);
+        }
+        // Both directions report hangup, and the writers' queue is woken when the receiver goes.
+        if rights & KRING_RIGHT_SEND != 0 || rights & KRING_RIGHT_RECV == 0 {
+            table.register_wait(file, &self.writers);
+        }
     }
 }

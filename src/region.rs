@@ -116,9 +116,9 @@ impl Charge {
             }
         };
         let used = t.users.get_mut(i).ok_or(ENOMEM)?;
-        let total = used.1.checked_add(bytes).ok_or(ENOMEM)?;
+        let total = used.1.checked_add(bytes).ok_or(EDQUOT)?;
         if total > limit {
-            return Err(ENOMEM);
+            return Err(EDQUOT);
         }
         used.1 = total;
         Ok(Self { uid, bytes })
@@ -159,6 +159,8 @@ pub(crate) struct Region {
 
 impl Region {
     /// Creates a region for user `uid` (charged to that user and the caller's memory cgroup).
+    /// `ENOMEM` over `max_region_bytes` (or no memory), `EDQUOT` over the user's
+    /// `max_user_region_bytes`.
     pub(crate) fn new(c: &KringRegionCreate, uid: u32) -> Result<Arc<Self>> {
         let max = crate::module_parameters::max_region_bytes.value();
         let size = ring::region_size(c, max).map_err(|e| match e {
@@ -166,7 +168,8 @@ impl Region {
             _ => EINVAL,
         })?;
         let len = usize::try_from(size).map_err(|_| ENOMEM)?;
-        let charge = Charge::take(uid, size)?;
+        // In the whole pages it takes: a 1-byte region costs a page.
+        let charge = Charge::take(uid, crate::limits::pages(len))?;
         let mem = SharedMem::new(len)?;
         let lease = IdLease::take()?;
         Arc::pin_init(

@@ -121,7 +121,8 @@ impl Drop for SchemaRef {
 
 /// Loads `prog` (copied from user space by the caller) and returns a reference to its
 /// schema, the one already registered if the same bytes are. `EINVAL` for a malformed program,
-/// `ENOMEM` when `max_schemas` schemas exist or `uid` owns `max_user_schemas` of them.
+/// `ENOMEM` when `max_schemas` schemas exist, `EDQUOT` when `uid` owns `max_user_schemas` of
+/// them.
 pub(crate) fn register(prog: KVVec<u8>, uid: u32) -> Result<SchemaRef> {
     // Load outside the lock: bounded (MAX_PROGRAM_SIZE), but still the longest part.
     let (n, r) = schema::counts(&prog).map_err(|_| EINVAL)?;
@@ -143,7 +144,7 @@ pub(crate) fn register(prog: KVVec<u8>, uid: u32) -> Result<SchemaRef> {
     }
     let owned = t.entries.iter().filter(|e| e.owner == uid).count();
     if owned >= crate::module_parameters::max_user_schemas.value() as usize {
-        return Err(ENOMEM);
+        return Err(EDQUOT);
     }
     // The next free id after the last one (0 means "no schema"). At most `max_schemas` ids are
     // in use, so this ends.

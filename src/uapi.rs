@@ -22,7 +22,7 @@ pub const KRING_RELEASE: &str = "0.1.0";
 /// Incompatible ABI revision. User space must refuse to run on a major it does not know.
 pub const KRING_ABI_MAJOR: u32 = 1;
 /// Compatible ABI revision within [`KRING_ABI_MAJOR`].
-pub const KRING_ABI_MINOR: u32 = 5;
+pub const KRING_ABI_MINOR: u32 = 6;
 /// Feature bit: queues (create/open/unlink, send/recv, mmap rings, poll). ABI 1.1.
 pub const KRING_FEAT_QUEUES: u64 = 1 << 0;
 /// Feature bit: regions with kernel-enforced policies (create, write, append, seal, map).
@@ -31,13 +31,21 @@ pub const KRING_FEAT_REGIONS: u64 = 1 << 1;
 /// Feature bit: zero-copy descriptors into regions, sent through queues. ABI 1.3.
 pub const KRING_FEAT_DESCRIPTORS: u64 = 1 << 2;
 /// Feature bits reported in [`KringVersion::features`] by this build.
-pub const KRING_FEATURES: u64 =
-    KRING_FEAT_QUEUES | KRING_FEAT_REGIONS | KRING_FEAT_DESCRIPTORS | KRING_FEAT_SCHEMAS | KRING_FEAT_WAKE_ROOM;
+pub const KRING_FEATURES: u64 = KRING_FEAT_QUEUES
+    | KRING_FEAT_REGIONS
+    | KRING_FEAT_DESCRIPTORS
+    | KRING_FEAT_SCHEMAS
+    | KRING_FEAT_WAKE_ROOM
+    | KRING_FEAT_USER_LIMITS;
 /// Feature bit: schemas, registered once and checked by the kernel on every send. ABI 1.4.
 pub const KRING_FEAT_SCHEMAS: u64 = 1 << 3;
 /// Feature bit: `kring_header.wake_room`, the room a waiting sender needs before the receiver
 /// should call `KRING_IOC_NOTIFY`. ABI 1.5.
 pub const KRING_FEAT_WAKE_ROOM: u64 = 1 << 4;
+/// Feature bit: per-user limits on queues and queue memory (`max_user_queues`,
+/// `max_user_bytes`); every per-user limit is `EDQUOT`, no longer `ENOMEM`; timed waits never
+/// end before the time asked for. ABI 1.6.
+pub const KRING_FEAT_USER_LIMITS: u64 = 1 << 5;
 
 /// Length of [`KringVersion::release`], NUL terminator included.
 pub const KRING_RELEASE_LEN: usize = 32;

@@ -17,7 +17,7 @@
 #include <linux/types.h>
 
 #define KRING_ABI_MAJOR		1
-#define KRING_ABI_MINOR		5
+#define KRING_ABI_MINOR		6
 
 /* kring_version.features */
 #define KRING_FEAT_QUEUES	(1ULL << 0)	/* ABI 1.1: queues */
@@ -25,6 +25,7 @@
 #define KRING_FEAT_DESCRIPTORS	(1ULL << 2)	/* ABI 1.3: zero-copy descriptors */
 #define KRING_FEAT_SCHEMAS	(1ULL << 3)	/* ABI 1.4: schemas checked at send time */
 #define KRING_FEAT_WAKE_ROOM	(1ULL << 4)	/* ABI 1.5: kring_header.wake_room */
+#define KRING_FEAT_USER_LIMITS	(1ULL << 5)	/* ABI 1.6: per-user limits (EDQUOT), waits never early */
 
 #define KRING_RELEASE_LEN	32
 

@@ -198,3 +198,27 @@ fn descriptor_encoding_is_the_seeds_24_bytes() {
     assert_eq!(kring::MessageDescriptor::from_bytes(&bad), None, "padding must be zero");
     assert_eq!(kring::MessageDescriptor::from_bytes(&b[..23]), None);
 }
+
+/// `queue_fd` must be a receiving queue fd: every other kind of fd is `EBADF`, as documented
+/// (an unbound kring fd and a region fd used to be `ENOTCONN`).
+#[test]
+fn region_open_through_anything_but_a_receiving_queue_fd_is_ebadf() {
+    require_module();
+    let q = queue();
+    let region = sealed(&[7u8; 4096]);
+    let i = region.info().unwrap();
+    q.sender().send_descriptor(&region, 0, 4096, MsgPriority::Low).unwrap();
+    let unbound = rustix::fs::open("/dev/kring", rustix::fs::OFlags::RDWR, rustix::fs::Mode::empty()).unwrap();
+    let null = rustix::fs::open("/dev/null", rustix::fs::OFlags::RDWR, rustix::fs::Mode::empty()).unwrap();
+    for (what, fd) in [
+        ("an unbound kring fd", unbound.as_raw_fd()),
+        ("a region fd", region.as_fd().as_raw_fd()),
+        ("a file that is not kring", null.as_raw_fd()),
+        ("a closed fd number", 1 << 20),
+        ("a negative fd", -1),
+    ] {
+        assert_eq!(region_open(fd, i.id, i.generation).unwrap_err(), Errno::BADF, "{what}");
+    }
+    // The descriptor is still there for the real receiver.
+    assert!(region_open(q.as_raw_fd(), i.id, i.generation).is_ok());
+}

@@ -145,3 +145,58 @@ fn mapping_the_submission_area_does_not_wait_for_a_batch_waiting_for_room() {
         assert!(matches!(r, Err(kring::Error::Timeout) | Ok(0)), "{r:?}");
     });
 }
+
+const PEER: &str = env!("CARGO_BIN_EXE_kring-peer");
+
+/// As user `uid`, creates named queues `PREFIX-0`, `PREFIX-1`, ... of `ring` x `msg` until one
+/// is refused; they outlive the process, as a hostile user's would. Returns how many were
+/// created and the refusal.
+fn fill_as(uid: u32, prefix: &str, ring: u32, msg: u32) -> (u32, String) {
+    let out = std::process::Command::new(PEER)
+        .args(["as", &uid.to_string(), &uid.to_string(), "fill", prefix, &ring.to_string(), &msg.to_string()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let s = String::from_utf8(out.stdout).unwrap();
+    let (n, e) = s.trim().split_once(' ').unwrap();
+    (n.parse().unwrap(), e.to_string())
+}
+
+/// Root (an administrator) removes what `fill_as` left.
+fn unlink_all(prefix: &str, n: u32) {
+    for i in 0..n {
+        kring::Queue::unlink(&format!("{prefix}-{i}")).unwrap();
+    }
+}
+
+/// Finding 2: any user could take all `max_queues` slots with named queues that outlive their
+/// fds. Now each user has `max_user_queues` (256): the 257th is `EDQUOT` (`UserLimit`), other
+/// users can still create queues, and what is freed is given back.
+#[test]
+fn one_user_cannot_take_every_queue_and_gets_its_quota_back() {
+    require_module();
+    let prefix = kring_vmtests::unique_name("quota-n");
+    let (n, e) = fill_as(4321, &prefix, 4, 64);
+    assert_eq!((n, e.as_str()), (256, "UserLimit"), "max_user_queues per user");
+    // Another user is not affected.
+    let q = kring::Queue::create(kring::QueueConfig::new(4, 64), &kring::CreateOptions::default()).unwrap();
+    drop(q);
+    unlink_all(&prefix, n);
+    // Unlinked, closed queues are freed and their charge given back: the user can create again.
+    let (again, e) = fill_as(4321, &prefix, 4, 64);
+    assert_eq!((again, e.as_str()), (256, "UserLimit"));
+    unlink_all(&prefix, again);
+}
+
+/// Finding 2, bytes: each queue is charged its real memory (shared areas in whole pages plus
+/// the kernel's tables) against `max_user_bytes` (256 MiB): queues of 4096 slots of 4 KiB take
+/// a little over 16 MiB each, so 14 or 15 fit and the next one is `UserLimit`.
+#[test]
+fn one_user_cannot_pin_more_than_its_bytes() {
+    require_module();
+    let prefix = kring_vmtests::unique_name("quota-b");
+    let (n, e) = fill_as(4322, &prefix, 4096, 4096);
+    assert_eq!(e, "UserLimit");
+    assert!((14..=15).contains(&n), "{n} queues of 16 MiB fit in 256 MiB");
+    unlink_all(&prefix, n);
+}

@@ -36,7 +36,7 @@ fn a_1_gib_region_fails_cleanly_and_per_user_limits_hold() {
     // 512 MiB per user by default: two of 180 MiB fit, a third does not.
     let a = Region::create(RegionPolicy::AppendOnly { max_size: 180 << 20 }).unwrap();
     let b = Region::create(RegionPolicy::AppendOnly { max_size: 180 << 20 }).unwrap();
-    assert_eq!(Region::create(RegionPolicy::AppendOnly { max_size: 180 << 20 }).unwrap_err(), Error::OutOfMemory);
+    assert_eq!(Region::create(RegionPolicy::AppendOnly { max_size: 180 << 20 }).unwrap_err(), Error::UserLimit);
     drop(a);
     // Freed memory is given back to the user's budget.
     let c = Region::create(RegionPolicy::AppendOnly { max_size: 180 << 20 }).unwrap();

@@ -302,7 +302,7 @@ fn one_user_cannot_take_the_whole_schema_table() {
         }
         assert!(held.len() <= 64, "max_user_schemas (64) not enforced");
     };
-    assert_eq!(refused, Error::OutOfMemory);
+    assert_eq!(refused, Error::UserLimit);
     assert!(held.len() > 56, "only {} schemas before the limit", held.len());
     // Re-registering a program this user already has is not a new schema: always fine.
     let again = RegisteredSchema::register(Arc::new(program(1))).unwrap();

@@ -71,6 +71,10 @@ pub enum Error {
     AlreadyExists,
     /// `OutOfMemory`: over the module's per-queue memory limit, or no memory (`ENOMEM`).
     OutOfMemory,
+    /// `UserLimit`: the calling user already keeps as many queues, bytes, region bytes or
+    /// schemas alive as the module allows one user (`max_user_*` parameters; `EDQUOT`).
+    /// Other users are not affected; freeing something of this user's makes room.
+    UserLimit,
     /// `ReceiverBusy`: the queue already has its one receiver (`EBUSY`).
     ReceiverBusy,
     /// `Disconnected`: the other side can no longer exist: the queue has no name and no peer
@@ -160,6 +164,7 @@ impl Error {
             Errno::NOENT => Error::NotFound,
             Errno::EXIST => Error::AlreadyExists,
             Errno::NOMEM => Error::OutOfMemory,
+            Errno::DQUOT => Error::UserLimit,
             Errno::BUSY => Error::ReceiverBusy,
             Errno::PIPE => Error::Disconnected,
             Errno::INTR => Error::Interrupted,
@@ -190,6 +195,7 @@ impl Error {
             Error::NotFound => Some(Errno::NOENT.raw_os_error()),
             Error::AlreadyExists => Some(Errno::EXIST.raw_os_error()),
             Error::OutOfMemory => Some(Errno::NOMEM.raw_os_error()),
+            Error::UserLimit => Some(Errno::DQUOT.raw_os_error()),
             Error::ReceiverBusy => Some(Errno::BUSY.raw_os_error()),
             Error::Disconnected => Some(Errno::PIPE.raw_os_error()),
             Error::Interrupted => Some(Errno::INTR.raw_os_error()),
@@ -235,6 +241,7 @@ impl fmt::Display for Error {
             Error::NotFound => write!(f, "no queue has this name"),
             Error::AlreadyExists => write!(f, "a queue with this name already exists"),
             Error::OutOfMemory => write!(f, "out of memory (or over kring's per-queue limit)"),
+            Error::UserLimit => write!(f, "over kring's per-user limit (max_user_* module parameters)"),
             Error::ReceiverBusy => write!(f, "the queue already has a receiver"),
             Error::Disconnected => write!(f, "disconnected: no peer can ever use the other end"),
             Error::Interrupted => write!(f, "interrupted by a signal"),

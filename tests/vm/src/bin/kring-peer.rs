@@ -10,6 +10,10 @@
 //!                                     outcome of the interrupted receive
 //! kring-peer as UID GID OP NAME       drop to UID/GID (no groups), try OP, print the outcome:
 //!                                     OP = open-sender | open-receiver | unlink | create
+//! kring-peer as UID GID fill PREFIX RING MSG
+//!                                     as UID/GID, create named queues PREFIX-0, PREFIX-1, ...
+//!                                     of RING x MSG until one fails (they outlive the process);
+//!                                     print "N ERROR"
 //! ```
 
 use std::time::Duration;
@@ -89,6 +93,19 @@ fn main() {
             rustix::thread::set_thread_res_uid(u, u, u).expect("setresuid");
             let name = arg(4);
             let out = match arg(3).as_str() {
+                "fill" => {
+                    let (ring, size): (u32, u32) = (arg(5).parse().unwrap(), arg(6).parse().unwrap());
+                    let mut n = 0;
+                    let e = loop {
+                        let q = format!("{name}-{n}");
+                        match Queue::create_sender(QueueConfig::new(ring, size), &CreateOptions { name: Some(&q), mode: 0o600, ..Default::default() }) {
+                            Ok(s) => drop(s),
+                            Err(e) => break e,
+                        }
+                        n += 1;
+                    };
+                    format!("{n} {e:?}")
+                }
                 "open-sender" => outcome(Queue::open_sender(&name)),
                 "open-receiver" => outcome(Queue::open_receiver(&name)),
                 "unlink" => outcome(Queue::unlink(&name)),
