@@ -19,6 +19,7 @@ use kernel::{
 };
 
 use crate::{
+    deadline::Deadline,
     limits::{self, UserCharge},
     module_parameters,
     queue::Queue,
@@ -363,6 +364,9 @@ impl KringFile {
                     b.need(KRING_RIGHT_RECV)?;
                 }
                 let timeout = Self::timeout(f, args.timeout_ms);
+                // One deadline for the whole call: waiting for room and then for a message
+                // together never take longer than `timeout_ms`.
+                let deadline = Deadline::after_ms(timeout);
                 let (n, stop) = if args.count == 0 {
                     // Nothing to submit: no send right or submission area needed.
                     if !getmsg {
@@ -371,6 +375,11 @@ impl KringFile {
                     (0, Ok(()))
                 } else {
                     let q = b.need(KRING_RIGHT_SEND)?;
+                    // A range outside the area is refused before the area is allocated (and
+                    // charged): `EINVAL`, not whatever the allocation would say.
+                    if args.start.checked_add(args.count).is_none_or(|end| end > q.geo.sq_entries) {
+                        return Err(EINVAL);
+                    }
                     let mut refused = None;
                     let r = b.submit_area().map(|area| q.enter(area, &args, timeout, &mut refused));
                     // Entry `start + n` is the one that stopped the batch.
@@ -388,11 +397,17 @@ impl KringFile {
                     Err(e) => e.to_errno().unsigned_abs(),
                     Ok(()) => 0,
                 };
-                write_arg(arg, &out)?;
+                // Once messages are queued, the return value is what reports them: a reply
+                // that cannot be written must not turn accepted messages into an error.
+                if let Err(e) = write_arg(arg, &out) {
+                    if n == 0 {
+                        return Err(e);
+                    }
+                }
                 // Like io_uring_enter: once something was submitted, the call reports that
                 // count; the wait's outcome is then for the receiver to see (len, peek, recv).
                 if getmsg {
-                    match b.queue.wait_for_message(timeout) {
+                    match b.queue.wait_for_message_until(timeout, &deadline) {
                         Ok(()) => {}
                         Err(_) if n > 0 => {}
                         Err(e) => return Err(e),

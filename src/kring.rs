@@ -17,6 +17,7 @@ use kernel::{
 
 mod chardev;
 mod deadline;
+mod debugfs;
 mod file;
 mod limits;
 mod queue;
@@ -106,6 +107,8 @@ const _: () = {
 struct KringModule {
     #[pin]
     _dev: chardev::Registration,
+    /// `/sys/kernel/debug/kring/`: removed before the tables it reads are cleared.
+    _debugfs: debugfs::Introspection,
 }
 
 impl kernel::InPlaceModule for KringModule {
@@ -124,6 +127,7 @@ impl kernel::InPlaceModule for KringModule {
         // checked against its owner and mode.
         try_pin_init!(Self {
             _dev <- chardev::Registration::register(c"kring", 0o666),
+            _debugfs: debugfs::Introspection::new()?,
         })
     }
 }

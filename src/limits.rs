@@ -47,6 +47,16 @@ pub(crate) fn clear() {
     USERS.lock().table = KVec::new();
 }
 
+/// Calls `f(uid, queues, bytes)` for every user with something alive, under the table's lock
+/// (`f` must take no lock); stops at the first error `f` returns.
+pub(crate) fn for_each_user<E>(mut f: impl FnMut(u32, u32, u64) -> Result<(), E>) -> Result<(), E> {
+    let t = USERS.lock();
+    for u in t.table.iter() {
+        f(u.uid, u.queues, u.bytes)?;
+    }
+    Ok(())
+}
+
 /// `len` bytes of page-granular memory, in the bytes it really takes.
 pub(crate) fn pages(len: usize) -> u64 {
     (len as u64).div_ceil(PAGE_SIZE as u64).saturating_mul(PAGE_SIZE as u64)
@@ -60,6 +70,11 @@ pub(crate) struct UserCharge {
 }
 
 impl UserCharge {
+    /// The bytes this charge pays for.
+    pub(crate) fn bytes_charged(&self) -> u64 {
+        self.bytes
+    }
+
     /// Charges one queue of `bytes` bytes to `uid`. `EDQUOT` over either limit.
     pub(crate) fn queue(uid: u32, bytes: u64) -> Result<Self> {
         Self::take(uid, 1, bytes)

@@ -158,8 +158,25 @@ type InnerGuard<'a> = Guard<'a, Inner, MutexBackend>;
 /// Payloads up to this size are bounced through the kernel stack instead of the heap.
 const SMALL_MSG: usize = 256;
 
+/// A batch drops `Queue::inner` after copying this many payload bytes under it.
+const LOCK_BYTES: usize = 256 * 1024;
+
 /// Live queues, checked against the `max_queues` module parameter.
 static LIVE_QUEUES: kernel::sync::atomic::Atomic<u32> = kernel::sync::atomic::Atomic::new(0);
+
+/// Queues alive now (for introspection).
+pub(crate) fn live_queues() -> u32 {
+    LIVE_QUEUES.load(Relaxed)
+}
+
+/// A queue's state as introspection shows it ([`Queue::census`]).
+pub(crate) struct Census {
+    pub(crate) len: u32,
+    pub(crate) senders: u32,
+    pub(crate) receiver: bool,
+    pub(crate) send_count: u64,
+    pub(crate) recv_count: u64,
+}
 
 /// One live-queue count, given back on drop.
 struct QueueCount;
@@ -227,7 +244,7 @@ impl Drop for RecvClaim<'_> {
 pub(crate) struct Queue {
     _count: QueueCount,
     /// What the creator pays for this queue (see `limits`).
-    _user: UserCharge,
+    user: UserCharge,
     pub(crate) geo: Geometry,
     pub(crate) schema: Option<SchemaRef>,
     pub(crate) mode: u32,
@@ -314,7 +331,7 @@ impl Queue {
         Arc::pin_init(
             try_pin_init!(Self {
                 _count: count,
-                _user: user,
+                user,
                 geo,
                 schema,
                 mode,
@@ -455,12 +472,21 @@ impl Queue {
     /// Heads only move forward, so room counted from the last accepted heads is room for sure:
     /// the consumer page is read only when those say the queue is full.
     fn has_room(&self, inner: &mut Inner, need: u32) -> bool {
+        self.room(inner, need, true)
+    }
+
+    /// [`Self::has_room`], asking the receiver for a notify only if `ask`: a sender that will
+    /// not wait (timeout 0) must not make the receiver call `KRING_IOC_NOTIFY` for nobody.
+    fn room(&self, inner: &mut Inner, need: u32, ask: bool) -> bool {
         if Self::queued(inner) < self.geo.ring_size {
             return true;
         }
         self.sync_heads(inner);
         if Self::queued(inner) < self.geo.ring_size {
             return true;
+        }
+        if !ask {
+            return false;
         }
         self.set_wake_senders(inner, need);
         smp_mb(Full);
@@ -535,7 +561,7 @@ impl Queue {
             if !guard.receiver && !guard.named {
                 return Err(EPIPE);
             }
-            if self.has_room(guard, 1) {
+            if self.room(guard, 1, timeout_ms != 0) {
                 return Ok(());
             }
             if timeout_ms == 0 {
@@ -742,6 +768,7 @@ impl Queue {
         // is checked is what is queued, and a refused payload never reaches a payload slot.
         let mut bounce = KVVec::new();
         let deadline = Deadline::after_ms(wait_ms);
+        let mut copied = 0usize;
         let mut result = Ok(());
         for i in args.start..end {
             // Read the entry once, into kernel memory; validate only the copy.
@@ -801,7 +828,7 @@ impl Queue {
                 // Once full, wait for room for the rest of the batch (bounded: half the ring),
                 // not for one place at a time; whatever fits is still accepted first.
                 let need = (end - i).min(self.geo.ring_size / 2);
-                if self.has_room(g, need) {
+                if self.room(g, need, wait_ms != 0) {
                     break Ok(());
                 }
                 if wait_ms == 0 {
@@ -838,6 +865,21 @@ impl Queue {
             }
             unpublished = true;
             done += 1;
+            // Copies under the lock are bounded: every `LOCK_BYTES` the batch publishes what it
+            // accepted, wakes the receiver and lets others take the lock (they sleep on it
+            // uninterruptibly, so a 64 MiB batch must not keep it for the whole copy).
+            copied += sqe.len as usize;
+            if copied >= LOCK_BYTES {
+                copied = 0;
+                if let Some(g) = guard.take() {
+                    if core::mem::take(&mut unpublished) {
+                        self.publish(&g);
+                    }
+                    let w = self.wake_for(&g, true, false);
+                    drop(g);
+                    self.wake(w);
+                }
+            }
         }
         let mut w = Wake::default();
         if let Some(g) = guard {
@@ -943,13 +985,8 @@ impl Queue {
         Some((p, m))
     }
 
-    /// Waits until a message is pending. Errors: `EAGAIN` (empty, no wait asked), `EPIPE` (no
-    /// sender can ever exist), `ETIMEDOUT`, `EINTR`.
-    fn wait_message(&self, guard: &mut InnerGuard<'_>, timeout_ms: u32) -> Result {
-        self.wait_message_for(guard, timeout_ms, &Deadline::after_ms(timeout_ms))
-    }
-
-    /// [`Self::wait_message`] within the `deadline` of a longer wait.
+    /// Waits until a message is pending, within `deadline`. Errors: `EAGAIN` (empty, no wait
+    /// asked: `timeout_ms` 0), `EPIPE` (no sender can ever exist), `ETIMEDOUT`, `EINTR`.
     fn wait_message_for(&self, guard: &mut InnerGuard<'_>, timeout_ms: u32, deadline: &Deadline) -> Result {
         loop {
             self.sync_heads(guard);
@@ -1050,9 +1087,15 @@ impl Queue {
     /// `KRING_IOC_WAIT`: sleeps until a message is pending. `EUCLEAN` if the receiver published
     /// an invalid consumer index.
     pub(crate) fn wait_for_message(&self, timeout_ms: u32) -> Result {
+        self.wait_for_message_until(timeout_ms, &Deadline::after_ms(timeout_ms))
+    }
+
+    /// [`Self::wait_for_message`] within the `deadline` of a longer call (`timeout_ms` is that
+    /// call's timeout: 0 means do not wait).
+    pub(crate) fn wait_for_message_until(&self, timeout_ms: u32, deadline: &Deadline) -> Result {
         let mut g = self.inner.lock();
         g.corrupt = false;
-        let r = self.wait_message(&mut g, timeout_ms);
+        let r = self.wait_message_for(&mut g, timeout_ms, deadline);
         if core::mem::take(&mut g.corrupt) {
             return Err(EUCLEAN);
         }
@@ -1131,6 +1174,24 @@ impl Queue {
         let w = self.wake_for(&g, true, true);
         drop(g);
         self.wake(w);
+    }
+
+    /// The state introspection shows (after the receiver's latest progress).
+    pub(crate) fn census(&self) -> Census {
+        let mut g = self.inner.lock();
+        self.sync_heads(&mut g);
+        Census {
+            len: Self::queued(&g),
+            senders: g.senders,
+            receiver: g.receiver,
+            send_count: g.send_count,
+            recv_count: g.recv_count,
+        }
+    }
+
+    /// The bytes this queue is charged to its creator (see `limits`).
+    pub(crate) fn charged_bytes(&self) -> u64 {
+        self.user.bytes_charged()
     }
 
     /// The counters and configuration for `KRING_IOC_INFO`.

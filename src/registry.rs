@@ -80,6 +80,16 @@ pub(crate) fn remove_if(name: &[u8], queue: &Arc<Queue>) {
     let _ = remove(name, |q| if core::ptr::eq(q, &**queue) { Ok(()) } else { Err(ENOENT) });
 }
 
+/// Calls `f` with every name and its queue, under the table's lock (`f` may take
+/// `Queue::inner`, which comes after it); stops at the first error `f` returns.
+pub(crate) fn for_each<E>(mut f: impl FnMut(&[u8], &Queue) -> Result<(), E>) -> Result<(), E> {
+    let r = REGISTRY.lock();
+    for e in r.entries.iter() {
+        f(e.name.get(..e.len).unwrap_or(&[]), &e.queue)?;
+    }
+    Ok(())
+}
+
 /// Drops every name (module unload: no fd is open then, each one pins the module).
 pub(crate) fn clear() {
     let mut r = REGISTRY.lock();
