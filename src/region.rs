@@ -11,13 +11,16 @@
 //! # Lock order
 //!
 //! `REGION_IDS` and `REGION_BYTES` are leaves (never held together, nor with other locks).
-//! `Region::inner` is a leaf too; no user memory is touched while holding it (bounce buffers).
+//! `Region::inner` is a leaf too; no user memory is touched while holding it (bounce buffers),
+//! and an append waiting for another's claim (`Region::appended`) releases it.
 
 use kernel::{
     new_mutex,
     prelude::*,
+    new_condvar,
     sync::{
         Arc,
+        CondVar,
         Mutex, //
     },
     uaccess::UserSlice,
@@ -68,6 +71,16 @@ pub(crate) fn init() {
 pub(crate) fn clear() {
     REGION_IDS.lock().slots = KVec::new();
     REGION_BYTES.lock().users = KVec::new();
+}
+
+/// Calls `f(uid, bytes)` for every user with region bytes alive, under the table's lock (`f`
+/// must take no lock); stops at the first error `f` returns.
+pub(crate) fn for_each_user<E>(mut f: impl FnMut(u32, u64) -> Result<(), E>) -> Result<(), E> {
+    let t = REGION_BYTES.lock();
+    for &(uid, bytes) in t.users.iter() {
+        f(uid, bytes)?;
+    }
+    Ok(())
 }
 
 /// A region's id, held while it lives.
@@ -131,6 +144,11 @@ impl Drop for Charge {
         if let Some(i) = t.users.iter().position(|(u, _)| *u == self.uid) {
             if let Some(e) = t.users.get_mut(i) {
                 e.1 = e.1.saturating_sub(self.bytes);
+                // A user with nothing left has no entry: the table stays as small as the
+                // number of users with regions alive.
+                if e.1 == 0 {
+                    t.users.remove(i).ok();
+                }
             }
         }
     }
@@ -141,6 +159,22 @@ struct Inner {
     committed: u64,
     /// Immutable: sealed.
     sealed: bool,
+    /// AppendOnly: an append is copying its bytes past `committed` with no lock held (see
+    /// [`AppendClaim`]); other appends wait for it on `Region::appended`.
+    appending: bool,
+}
+
+/// An append between its claim of the region's tail and its commit: gives the claim back (and
+/// wakes the next append) when dropped, whether the append committed or failed.
+struct AppendClaim<'a> {
+    region: &'a Region,
+}
+
+impl Drop for AppendClaim<'_> {
+    fn drop(&mut self) {
+        self.region.inner.lock().appending = false;
+        self.region.appended.notify_all();
+    }
 }
 
 /// A region. Shared (`Arc`) by the fds bound to it.
@@ -155,6 +189,9 @@ pub(crate) struct Region {
     pub(crate) mem: SharedMem,
     #[pin]
     inner: Mutex<Inner>,
+    /// Appends waiting for another append's claim to end.
+    #[pin]
+    appended: CondVar,
 }
 
 impl Region {
@@ -181,7 +218,8 @@ impl Region {
                 slot_size: c.slot_size,
                 slot_count: c.slot_count,
                 mem,
-                inner <- new_mutex!(Inner { committed: 0, sealed: false }),
+                inner <- new_mutex!(Inner { committed: 0, sealed: false, appending: false }),
+                appended <- new_condvar!(),
             }),
             GFP_KERNEL_ACCOUNT,
         )
@@ -211,16 +249,6 @@ impl Region {
             slot_size: self.slot_size,
             slot_count: self.slot_count,
         }
-    }
-
-    /// Copies `len` bytes from user memory at `addr` into a kernel buffer (no lock held).
-    /// Callers bound `len` by the region's size first, so the buffer is never larger than
-    /// memory the caller was already charged for; it is charged to the caller's cgroup too.
-    fn bounce(addr: u64, len: u32) -> Result<KVVec<u8>> {
-        let addr = usize::try_from(addr).map_err(|_| EFAULT)?;
-        let mut buf = KVVec::new();
-        UserSlice::new(UserPtr::from_addr(addr), len as usize).read_all(&mut buf, GFP_KERNEL_ACCOUNT)?;
-        Ok(buf)
     }
 
     /// `KRING_IOC_REGION_WRITE`: unsealed Immutable or Slab. `EPERM` when sealed or AppendOnly.
@@ -269,8 +297,13 @@ impl Region {
     }
 
     /// `KRING_IOC_REGION_APPEND`: returns the new committed length. `ENOSPC` past `max_size`,
-    /// decided before anything is allocated or copied (and again under the lock, since another
-    /// append may have taken the room meanwhile).
+    /// decided before anything is allocated or copied.
+    ///
+    /// Appends to one region are serialised by a claim on its tail ([`AppendClaim`]), not by a
+    /// lock: the claimant copies its bytes in chunks of `WRITE_CHUNK` through one bounce buffer
+    /// (however long the append) to just past the committed length, then commits them all at
+    /// once, so a reader never sees part of an append and a failed one (`EFAULT`) commits
+    /// nothing. Another append waits for the claim interruptibly (`EINTR`).
     pub(crate) fn append(&self, a: &KringRegionAppend) -> Result<u64> {
         if a.flags != 0 || a.committed != 0 {
             return Err(EINVAL);
@@ -278,20 +311,45 @@ impl Region {
         if self.policy != KRING_REGION_APPEND_ONLY {
             return Err(EINVAL);
         }
-        if !ring::range_inside(self.inner.lock().committed, a.len as u64, self.size) {
-            return Err(ENOSPC);
+        let addr = usize::try_from(a.addr).map_err(|_| EFAULT)?;
+        let total = a.len as usize;
+        let start = {
+            let mut g = self.inner.lock();
+            while g.appending {
+                if self.appended.wait_interruptible(&mut g) {
+                    return Err(EINTR);
+                }
+            }
+            if !ring::range_inside(g.committed, a.len as u64, self.size) {
+                return Err(ENOSPC);
+            }
+            g.appending = true;
+            g.committed
+        };
+        let claim = AppendClaim { region: self };
+        let off = usize::try_from(start).map_err(|_| EINVAL)?;
+        let mut reader = UserSlice::new(UserPtr::from_addr(addr), total).reader();
+        let mut buf = KVVec::with_capacity(total.min(WRITE_CHUNK), GFP_KERNEL_ACCOUNT)?;
+        let mut done = 0usize;
+        while done < total {
+            let n = (total - done).min(WRITE_CHUNK);
+            buf.clear();
+            buf.resize(n, 0, GFP_KERNEL_ACCOUNT)?;
+            reader.read_slice(&mut buf)?;
+            let at = off.checked_add(done).ok_or(EINVAL)?;
+            let _g = self.inner.lock();
+            // SAFETY: AppendOnly regions have no writable user mapping, the claim makes this
+            // the only kernel writer, and `at..at + n` lies past the committed length (checked
+            // with the claim taken), which no reader relies on yet.
+            unsafe { self.mem.write_bytes(at, &buf) }?;
+            done += n;
         }
-        let buf = Self::bounce(a.addr, a.len)?;
         let mut g = self.inner.lock();
-        if !ring::range_inside(g.committed, a.len as u64, self.size) {
-            return Err(ENOSPC);
-        }
-        let off = usize::try_from(g.committed).map_err(|_| EINVAL)?;
-        // SAFETY: AppendOnly regions have no writable user mapping; we hold `inner`. The bytes
-        // lie past the committed length, which no reader relies on yet.
-        unsafe { self.mem.write_bytes(off, &buf) }?;
-        g.committed += a.len as u64;
-        Ok(g.committed)
+        g.committed = start + a.len as u64;
+        let committed = g.committed;
+        drop(g);
+        drop(claim);
+        Ok(committed)
     }
 
     /// The `{id, generation}` that names this region.

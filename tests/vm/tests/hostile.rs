@@ -200,3 +200,43 @@ fn one_user_cannot_pin_more_than_its_bytes() {
     assert!((14..=15).contains(&n), "{n} queues of 16 MiB fit in 256 MiB");
     unlink_all(&prefix, n);
 }
+
+/// `REGION_APPEND` used to bounce the whole append (up to 256 MiB) into one kernel buffer per
+/// call, so N concurrent appends held N times that. Now it copies in 64 KiB chunks under a claim
+/// of the region's tail: concurrent appends are serialised whole (never interleaved), and one
+/// whose source faults half-way commits nothing.
+#[test]
+fn large_appends_are_chunked_whole_and_a_failed_one_commits_nothing() {
+    require_module();
+    const MIB: usize = 1 << 20;
+    let r = Region::create(RegionPolicy::AppendOnly { max_size: 4 * MIB as u64 }).unwrap();
+    std::thread::scope(|s| {
+        for b in [0xa1u8, 0xb2] {
+            let r = &r;
+            s.spawn(move || {
+                let data = vec![b; MIB + 12345];
+                r.append(&data).unwrap();
+            });
+        }
+    });
+    let stable = r.stable_bytes().unwrap().unwrap();
+    assert_eq!(stable.len(), 2 * (MIB + 12345));
+    let (first, second) = stable.split_at(MIB + 12345);
+    assert!(first.iter().all(|&x| x == first[0]) && second.iter().all(|&x| x == second[0]), "appends interleaved");
+    assert_ne!(first[0], second[0]);
+
+    // A source whose second half is not mapped: EFAULT after the first chunks were copied, and
+    // the committed length does not move.
+    let len = 256 * 1024;
+    // SAFETY: a fresh private anonymous mapping of our own.
+    let p = unsafe { rustix::mm::mmap_anonymous(std::ptr::null_mut(), len, ProtFlags::READ | ProtFlags::WRITE, MapFlags::PRIVATE) }.unwrap();
+    // SAFETY: unmapping the second half of the mapping made above, which nothing else uses.
+    unsafe { rustix::mm::munmap(p.cast::<u8>().add(len / 2).cast(), len / 2) }.unwrap();
+    let before = r.info().unwrap().committed;
+    assert_eq!(append_raw(&r, p as u64, len as u32), Err(Errno::FAULT));
+    assert_eq!(r.info().unwrap().committed, before, "a failed append committed bytes");
+    // SAFETY: unmapping the rest of our own mapping.
+    unsafe { rustix::mm::munmap(p, len / 2) }.unwrap();
+    // The region still takes appends after a failed one.
+    assert_eq!(r.append(b"after").unwrap(), before + 5);
+}
