@@ -739,12 +739,16 @@ impl Queue {
     /// submission area, in order. Stops at the first invalid entry or, without
     /// `KRING_ENTER_WAIT`, when the queue is full. Returns how many entries were accepted and
     /// why it stopped early (`Ok` if it did not).
+    ///
+    /// `region_of` resolves a descriptor entry's `region_fd` to its region (the caller knows
+    /// how fds are found; this file does not).
     pub(crate) fn enter(
         &self,
         submit: &SharedMem,
         args: &KringEnter,
         timeout_ms: u32,
         refused: &mut Option<Violation>,
+        region_of: &dyn Fn(i32) -> Result<Arc<Region>>,
     ) -> (u32, Result) {
         if args.flags & !(KRING_ENTER_WAIT | KRING_ENTER_GETMSG) != 0 || args.error != 0 || args.submitted != 0 {
             return (0, Err(EINVAL));
@@ -798,7 +802,7 @@ impl Queue {
                         self.publish(&g);
                     }
                 }
-                match self.prepare_desc_entry(submit, at, refused) {
+                match self.prepare_desc_entry(submit, at, refused, region_of) {
                     Ok(d) => Some(d),
                     Err(e) => {
                         result = Err(e);
@@ -907,9 +911,10 @@ impl Queue {
         submit: &SharedMem,
         at: usize,
         refused: &mut Option<Violation>,
+        region_of: &dyn Fn(i32) -> Result<Arc<Region>>,
     ) -> Result<(Arc<Region>, u64, u32)> {
         let ds: KringDescSubmit = submit.read(at)?;
-        let region = crate::chardev::with_kring_fd(ds.region_fd, |f| f.region_for_descriptor())?;
+        let region = region_of(ds.region_fd)?;
         self.check_desc(&region, ds.offset, ds.length, refused)?;
         Ok((region, ds.offset, ds.length))
     }
