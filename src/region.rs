@@ -270,9 +270,25 @@ impl Region {
         if self.inner.lock().sealed {
             return Err(EPERM);
         }
-        let addr = usize::try_from(w.addr).map_err(|_| EFAULT)?;
         let off = usize::try_from(w.offset).map_err(|_| EINVAL)?;
-        let total = w.len as usize;
+        Self::copy_in(w.addr, off, w.len as usize, |at, chunk| {
+            let g = self.inner.lock();
+            if g.sealed {
+                return Err(EPERM);
+            }
+            // `at + chunk.len()` lies inside the region: `offset + len` was checked above.
+            // SAFETY: Immutable: no writable user mapping, and `inner` serialises kernel writers.
+            // Slab: the copy creates no reference; a racing user write only changes which bytes win.
+            unsafe { self.mem.write_bytes(at, chunk) }
+        })
+    }
+
+    /// Copies `total` bytes from user memory at `addr` in chunks of `WRITE_CHUNK`, through one
+    /// bounce buffer however large `total` is, and hands each chunk to `store` with its offset
+    /// in the region (counted from `off`). No lock is held while user memory is read; `store`
+    /// takes what it needs.
+    fn copy_in(addr: u64, off: usize, total: usize, mut store: impl FnMut(usize, &[u8]) -> Result) -> Result {
+        let addr = usize::try_from(addr).map_err(|_| EFAULT)?;
         let mut reader = UserSlice::new(UserPtr::from_addr(addr), total).reader();
         let mut buf = KVVec::with_capacity(total.min(WRITE_CHUNK), GFP_KERNEL_ACCOUNT)?;
         let mut done = 0usize;
@@ -281,16 +297,7 @@ impl Region {
             buf.clear();
             buf.resize(n, 0, GFP_KERNEL_ACCOUNT)?;
             reader.read_slice(&mut buf)?;
-            let g = self.inner.lock();
-            if g.sealed {
-                return Err(EPERM);
-            }
-            let at = off.checked_add(done).ok_or(EINVAL)?;
-            // `at + n` lies inside the region: `offset + len` was checked above.
-            // SAFETY: Immutable: no writable user mapping, and `inner` serialises kernel writers.
-            // Slab: the copy creates no reference; a racing user write only changes which bytes win.
-            unsafe { self.mem.write_bytes(at, &buf) }?;
-            drop(g);
+            store(off.checked_add(done).ok_or(EINVAL)?, &buf)?;
             done += n;
         }
         Ok(())
@@ -311,8 +318,6 @@ impl Region {
         if self.policy != KRING_REGION_APPEND_ONLY {
             return Err(EINVAL);
         }
-        let addr = usize::try_from(a.addr).map_err(|_| EFAULT)?;
-        let total = a.len as usize;
         let start = {
             let mut g = self.inner.lock();
             while g.appending {
@@ -328,22 +333,13 @@ impl Region {
         };
         let claim = AppendClaim { region: self };
         let off = usize::try_from(start).map_err(|_| EINVAL)?;
-        let mut reader = UserSlice::new(UserPtr::from_addr(addr), total).reader();
-        let mut buf = KVVec::with_capacity(total.min(WRITE_CHUNK), GFP_KERNEL_ACCOUNT)?;
-        let mut done = 0usize;
-        while done < total {
-            let n = (total - done).min(WRITE_CHUNK);
-            buf.clear();
-            buf.resize(n, 0, GFP_KERNEL_ACCOUNT)?;
-            reader.read_slice(&mut buf)?;
-            let at = off.checked_add(done).ok_or(EINVAL)?;
+        Self::copy_in(a.addr, off, a.len as usize, |at, chunk| {
             let _g = self.inner.lock();
             // SAFETY: AppendOnly regions have no writable user mapping, the claim makes this
-            // the only kernel writer, and `at..at + n` lies past the committed length (checked
-            // with the claim taken), which no reader relies on yet.
-            unsafe { self.mem.write_bytes(at, &buf) }?;
-            done += n;
-        }
+            // the only kernel writer, and `at..at + chunk.len()` lies past the committed length
+            // (checked with the claim taken), which no reader relies on yet.
+            unsafe { self.mem.write_bytes(at, chunk) }
+        })?;
         let mut g = self.inner.lock();
         g.committed = start + a.len as u64;
         let committed = g.committed;
