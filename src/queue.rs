@@ -12,6 +12,11 @@
 //!    descriptor drops the last reference to its region)
 //! 5. `schemas::SCHEMAS` (a leaf, taken when a queue's last reference drops, possibly under
 //!    `REGISTRY`)
+//! 6. `limits::USERS` (a leaf: taken when a queue or a submission area is created or freed,
+//!    possibly under `REGISTRY` or a binding's `submit_alloc`)
+//!
+//! A region append waiting for another's claim sleeps on `Region::appended`, which releases
+//! `Region::inner`; nothing else waits with a region lock held.
 //!
 //! # Schemas
 //!
