@@ -382,7 +382,7 @@ impl KringFile {
                     }
                     let mut refused = None;
                     let region_of = |fd| crate::chardev::with_kring_fd(fd, |f| f.region_for_descriptor());
-                    let r = b.submit_area().map(|area| q.enter(area, &args, timeout, &mut refused, &region_of));
+                    let r = b.submit_area().map(|area| q.enter(area, &args, timeout, &deadline, &mut refused, &region_of));
                     // Entry `start + n` is the one that stopped the batch.
                     let n = r.as_ref().map_or(0, |(n, _)| *n);
                     self.refused(q, refused, args.start.wrapping_add(n));

@@ -746,12 +746,14 @@ impl Queue {
     /// why it stopped early (`Ok` if it did not).
     ///
     /// `region_of` resolves a descriptor entry's `region_fd` to its region (the caller knows
-    /// how fds are found; this file does not).
+    /// how fds are found; this file does not). A wait for room ends at `deadline`, the
+    /// caller's for the whole call (`timeout_ms` from its start).
     pub(crate) fn enter(
         &self,
         submit: &SharedMem,
         args: &KringEnter,
         timeout_ms: u32,
+        deadline: &Deadline,
         refused: &mut Option<Violation>,
         region_of: &dyn Fn(i32) -> Result<Arc<Region>>,
     ) -> (u32, Result) {
@@ -776,7 +778,6 @@ impl Queue {
         // With a schema, inline payloads are copied here, checked, and queued from here: what
         // is checked is what is queued, and a refused payload never reaches a payload slot.
         let mut bounce = KVVec::new();
-        let deadline = Deadline::after_ms(wait_ms);
         let mut copied = 0usize;
         let mut result = Ok(());
         for i in args.start..end {
@@ -852,7 +853,7 @@ impl Queue {
                     // Wakes without dropping the lock: the receiver sleeps until we do.
                     self.wake(w);
                 }
-                if let Err(e) = self.sleep(g, Side::Writers, &deadline) {
+                if let Err(e) = self.sleep(g, Side::Writers, deadline) {
                     break Err(e);
                 }
             };
